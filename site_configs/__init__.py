@@ -1,0 +1,1 @@
+"""Site files (one TOML per machine), shipped as package data."""
