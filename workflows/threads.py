@@ -15,7 +15,8 @@ CPU_LIST = "HPSEARCH_CPU_LIST"  # e.g. "0-3,8-11": pin the trial to these cores
 
 _RECORDED_ENV = (
     "OMP_NUM_THREADS", "OMP_PROC_BIND", "OMP_PLACES", "KMP_BLOCKTIME", "KMP_AFFINITY",
-    "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "ZE_AFFINITY_MASK",
+    "GOMP_CPU_AFFINITY", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES",
+    "ZE_AFFINITY_MASK", "ZE_FLAT_DEVICE_HIERARCHY", "PARSL_WORKER_RANK",
     INTRA_OP, INTER_OP, CPU_LIST,
 )
 
@@ -40,8 +41,11 @@ def apply() -> None:
     if cpu_list and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, parse_cpu_list(cpu_list))
     intra = os.environ.get(INTRA_OP)
-    if intra and "OMP_NUM_THREADS" not in os.environ:
+    if intra:
+        # The HPSEARCH_* value is the site's: OMP_NUM_THREADS may have been rewritten on the
+        # way (Parsl's cpu_affinity does), and OpenMP reads it when torch loads.
         os.environ["OMP_NUM_THREADS"] = intra
+        os.environ["MKL_NUM_THREADS"] = intra
     import torch
 
     if intra:

@@ -1,0 +1,56 @@
+"""`hpsearch best`: the top trials of a campaign, as a table, CSV or JSON (read-only)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+FORMATS = ("table", "csv", "json")
+
+
+def top_trials(study: optuna.Study, n: int) -> list[FrozenTrial]:
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    sign = 1.0 if study.direction == optuna.study.StudyDirection.MINIMIZE else -1.0
+    return sorted(complete, key=lambda t: (sign * float(t.value), t.number))[:n]  # type: ignore[arg-type]
+
+
+def rows(trials: list[FrozenTrial], metric: str) -> list[dict[str, Any]]:
+    out = []
+    for rank, trial in enumerate(trials, 1):
+        row: dict[str, Any] = {"rank": rank, "trial": trial.number, metric: trial.value,
+                               "source": trial.user_attrs.get("source", "")}
+        row.update(trial.params)
+        wall = trial.user_attrs.get("wall_time_s")
+        row["wall_time_s"] = round(float(wall), 3) if wall is not None else None
+        out.append(row)
+    return out
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return "" if value is None else str(value)
+
+
+def render(table: list[dict[str, Any]], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(table, indent=2)
+    columns: list[str] = []
+    for row in table:
+        columns.extend(key for key in row if key not in columns)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(table)
+        return buffer.getvalue().rstrip("\n")
+    cells = [[_cell(row.get(c)) for c in columns] for row in table]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    return "\n".join(lines)

@@ -1,0 +1,143 @@
+"""The `hpsearch` command: launch, resume, best, status (plus the sites' and dashboard's).
+
+Each subcommand sets `func(args) -> int`. A `UserError` becomes one line on stderr and exit
+code 2; `--debug` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+
+from hpsearch.errors import UserError
+
+EPILOG = """\
+examples:
+  hpsearch launch examples/quickstart.toml            # creates ./<name>/ and runs it
+  hpsearch launch campaign.toml --dir /scratch/me/c1  # campaign directory elsewhere
+  hpsearch status c1                                  # counts, running trials, best, ETA
+  hpsearch best c1 --top 5 --format csv               # best trials with their parameters
+  hpsearch resume c1                                  # after Ctrl-C, a kill or a walltime
+
+A campaign directory holds campaign.db (the study: every trial, the campaign itself),
+trials/<n>/ (params.json, result.json, progress.jsonl, trial.log) and parsl/ (Parsl logs).
+Commands that take CAMPAIGN accept the directory, its campaign.db or a storage URL.
+"""
+
+# Modules that add their own subcommands through add_commands(subparsers).
+PLUGINS = ("hpsearch.sites.cli", "hpsearch.dashboard.cli")
+
+
+def _launch(args: argparse.Namespace) -> int:
+    from hpsearch.launch import launch
+
+    return launch(args.campaign, args.dir)
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from hpsearch.progress_line import ProgressLine
+    from hpsearch.resume import resume
+
+    return resume(args.campaign, ProgressLine())
+
+
+def _best(args: argparse.Namespace) -> int:
+    from hpsearch.best import render, rows, top_trials
+    from hpsearch.resume import open_campaign
+
+    study, _ = open_campaign(args.campaign, read_only=True)
+    metric = study.user_attrs["campaign"]["objective"]["metric"]
+    table = rows(top_trials(study, args.top), metric)
+    if not table and args.format != "json":
+        print("no completed trial yet", file=sys.stderr)
+        return 0
+    print(render(table, args.format))
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from hpsearch.resume import open_campaign
+    from hpsearch.status import render, summarize
+
+    study, _ = open_campaign(args.campaign, read_only=True)
+    print(render(summarize(study)))
+    return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hpsearch",
+        description="Hyperparameter search on HPC: a Latin-hypercube design, then TPE or GP, "
+                    "trials as Parsl apps, every result in one SQLite file.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("launch", help="create a campaign from a campaign file and run it",
+                       description="Validate CAMPAIGN.toml, create the campaign directory and "
+                       "its database, enqueue the Latin-hypercube design and run trials until "
+                       "the budget is met. Ctrl-C stops cleanly; 'hpsearch resume' continues.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("campaign", metavar="CAMPAIGN.toml")
+    p.add_argument("--dir", help="campaign directory to create (default: ./<name>)")
+    p.set_defaults(func=_launch)
+
+    p = sub.add_parser("resume", help="continue a stopped or killed campaign",
+                       description="Record trials a killed driver left running (from their "
+                       "result files when they finished), retry interrupted ones with the same "
+                       "parameters, and run until the budget is met.")
+    p.add_argument("campaign", metavar="CAMPAIGN", help="campaign directory, .db file or URL")
+    p.set_defaults(func=_resume)
+
+    p = sub.add_parser("best", help="the best trials and their hyperparameters (read-only)")
+    p.add_argument("campaign", metavar="CAMPAIGN", help="campaign directory, .db file or URL")
+    p.add_argument("--top", type=_positive, default=10, help="how many trials (default 10)")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.set_defaults(func=_best)
+
+    p = sub.add_parser("status", help="counts by state, running trials, best, ETA (read-only)")
+    p.add_argument("campaign", metavar="CAMPAIGN", help="campaign directory, .db file or URL")
+    p.set_defaults(func=_status)
+
+    for name in PLUGINS:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue  # that part of the service is not installed in this build
+        module.add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.debug:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except UserError as err:
+        if args.debug:
+            traceback.print_exc()
+        print(f"hpsearch: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("hpsearch: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""Read a campaign's Optuna storage without ever writing to it, keeping an incremental cache.
+
+Finished trials never change in Optuna, so after the first full read only the trials that
+were still waiting or running, and the ones added since, are fetched again: a refresh of a
+10,000-trial campaign costs as much as its unfinished trials, not the whole study.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy.exc
+from optuna.exceptions import StorageInternalError
+from optuna.storages import RDBStorage
+from optuna.trial import FrozenTrial, TrialState
+
+from hpsearch.errors import UserError
+from hpsearch.locate import CampaignLocation, sqlite_url
+
+_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the storage held at one moment; every view is computed from one snapshot."""
+
+    study_name: str
+    directions: tuple[str, ...]  # "minimize" / "maximize", one per objective
+    study_user_attrs: dict[str, Any]
+    trials: tuple[FrozenTrial, ...]  # ordered by trial number
+    version: int  # changes whenever anything the views show has changed
+    taken_at: datetime  # naive local time, like Optuna's own datetimes
+    directory: Path | None  # campaign directory (trial logs), when known
+    param_distributions: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def direction(self) -> str:
+        return self.directions[0]
+
+
+def read_only_url(location: CampaignLocation) -> str:
+    """The storage URL opened so that SQLite itself refuses any write."""
+    if location.db_path is not None:
+        return sqlite_url(location.db_path, read_only=True)
+    url = location.url
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and "mode=ro" not in url:
+        path = url[len(prefix):].split("?", 1)[0]
+        if path.startswith("file:"):
+            path = path[len("file:"):]
+        return sqlite_url(Path(path), read_only=True)
+    # Server databases cannot be opened read-only from the URL; the dashboard still only reads.
+    return url
+
+
+class CampaignReader:
+    """Thread-safe, read-only, incrementally refreshed view of one study."""
+
+    def __init__(
+        self,
+        location: CampaignLocation,
+        study_name: str | None = None,
+        min_refresh_s: float = 1.0,
+    ) -> None:
+        self.location = location
+        self.min_refresh_s = min_refresh_s
+        self._lock = threading.Lock()
+        self._storage = _open_storage(read_only_url(location))
+        self._study_id, self._study_name = _pick_study(self._storage, study_name)
+        self._trials: dict[int, FrozenTrial] = {}  # trial_id -> trial
+        self._max_trial_id = -1
+        self._version = 0
+        self._snapshot: Snapshot | None = None
+        self._refreshed_at = 0.0
+
+    @property
+    def study_name(self) -> str:
+        return self._study_name
+
+    def snapshot(self, max_age_s: float | None = None) -> Snapshot:
+        """The latest snapshot, refreshed from the storage when older than ``max_age_s``."""
+        limit = self.min_refresh_s if max_age_s is None else max_age_s
+        with self._lock:
+            if self._snapshot is None or time.monotonic() - self._refreshed_at >= limit:
+                self._refresh()
+            assert self._snapshot is not None
+            return self._snapshot
+
+    def _refresh(self) -> None:
+        unfinished = {tid for tid, t in self._trials.items() if t.state not in _FINISHED}
+        try:
+            # Optuna's own incremental query: the unfinished ids plus everything newer.
+            fresh = self._storage._get_trials(
+                self._study_id, None, unfinished, self._max_trial_id
+            )
+            attrs = self._storage.get_study_user_attrs(self._study_id)
+            directions = self._storage.get_study_directions(self._study_id)
+        except (sqlalchemy.exc.SQLAlchemyError, StorageInternalError) as exc:
+            raise UserError(f"cannot read the campaign database: {_first_line(exc)}") from exc
+        changed = self._snapshot is None or attrs != self._snapshot.study_user_attrs
+        for trial in fresh:
+            old = self._trials.get(trial._trial_id)
+            if old is None or old != trial:  # FrozenTrial compares every field
+                changed = True
+            self._trials[trial._trial_id] = trial
+            self._max_trial_id = max(self._max_trial_id, trial._trial_id)
+        if changed:
+            self._version += 1
+        trials = tuple(sorted(self._trials.values(), key=lambda t: t.number))
+        distributions: dict[str, Any] = {}
+        for trial in trials:
+            for name, dist in trial.distributions.items():
+                distributions.setdefault(name, dist)
+        self._snapshot = Snapshot(
+            study_name=self._study_name,
+            directions=tuple(d.name.lower() for d in directions),
+            study_user_attrs=attrs,
+            trials=trials,
+            version=self._version,
+            taken_at=datetime.now(),
+            directory=self.location.directory,
+            param_distributions=distributions,
+        )
+        self._refreshed_at = time.monotonic()
+
+
+def _open_storage(url: str) -> RDBStorage:
+    try:
+        return RDBStorage(
+            url,
+            # A writer may hold the lock for a moment; wait rather than fail with "locked".
+            engine_kwargs={"connect_args": {"timeout": 30}} if url.startswith("sqlite") else None,
+            skip_table_creation=True,
+        )
+    except (sqlalchemy.exc.SQLAlchemyError, StorageInternalError, ValueError) as exc:
+        raise UserError(
+            f"cannot open the campaign database ({_first_line(exc)}): "
+            "give a campaign directory, its campaign.db or an Optuna storage URL"
+        ) from exc
+
+
+def _pick_study(storage: RDBStorage, name: str | None) -> tuple[int, str]:
+    try:
+        studies = storage.get_all_studies()
+    except (sqlalchemy.exc.SQLAlchemyError, StorageInternalError) as exc:
+        raise UserError(f"{_first_line(exc)}: is this an hpsearch campaign database?") from exc
+    if name is not None:
+        for study in studies:
+            if study.study_name == name:
+                return study._study_id, study.study_name
+        known = ", ".join(s.study_name for s in studies) or "none"
+        raise UserError(f"no study named {name!r} in the campaign (studies: {known})")
+    if not studies:
+        raise UserError("the campaign database holds no study yet: launch the campaign first")
+    campaigns = [s for s in studies if "campaign" in s.user_attrs]
+    candidates = campaigns or studies
+    if len(candidates) > 1:
+        known = ", ".join(s.study_name for s in candidates)
+        raise UserError(f"the database holds several studies ({known}): pick one with --study")
+    return candidates[0]._study_id, candidates[0].study_name
+
+
+def _first_line(exc: BaseException) -> str:
+    # Optuna wraps the database's own message, which is the useful one.
+    cause = exc.__cause__ if isinstance(exc, StorageInternalError) and exc.__cause__ else exc
+    if isinstance(cause, sqlalchemy.exc.DBAPIError) and cause.orig is not None:
+        cause = cause.orig
+    text = str(cause).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+

@@ -1,0 +1,90 @@
+"""Serving the dashboard: loopback only unless asked, a fresh token, the URL to open."""
+
+from __future__ import annotations
+
+import importlib
+import ipaddress
+import socket
+import threading
+from dataclasses import dataclass
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from hpsearch.dashboard.app import create_app, new_token
+from hpsearch.dashboard.campaign_reader import CampaignReader
+from hpsearch.errors import UserError
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No line per request: the terminal shows the URL, then stays readable while polling."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+def is_loopback(host: str) -> bool:
+    """True when every address ``host`` names is a loopback address."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
+
+
+def check_host(host: str, allow_remote: bool) -> None:
+    if not allow_remote and not is_loopback(host):
+        raise UserError(
+            f"--host {host} would let other machines reach the dashboard: keep the default "
+            "127.0.0.1 and use an SSH tunnel, or add --allow-remote if that is really wanted"
+        )
+
+
+@dataclass
+class Dashboard:
+    server: BaseWSGIServer
+    token: str
+
+    @property
+    def base_url(self) -> str:
+        host = self.server.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.server.port}/"
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}?token={self.token}"
+
+    def serve_forever(self) -> None:
+        self.server.serve_forever()
+
+    def shutdown(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def start_dashboard(
+    reader: CampaignReader,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    allow_remote: bool = False,
+    token: str | None = None,
+) -> Dashboard:
+    """Bind the server (port 0: any free port) without serving yet."""
+    check_host(host, allow_remote)
+    token = token or new_token()
+    reader.snapshot()  # first full read now, so the first page view is fast
+    # optuna.importance imports every evaluator, scikit-learn's too when it is installed:
+    # seconds that belong in the background, not in the first click on "Importance".
+    threading.Thread(target=importlib.import_module, args=("optuna.importance",),
+                     daemon=True).start()
+    try:
+        server = make_server(host, port, create_app(reader, token), threaded=True,
+                             request_handler=_QuietHandler)
+    except OSError as exc:
+        raise UserError(f"cannot listen on {host}:{port} ({exc.strerror}): "
+                        "choose another --port or leave it out for a free one") from exc
+    return Dashboard(server=server, token=token)

@@ -1,0 +1,327 @@
+"""The driver: keeps the workers busy with trials and records every outcome.
+
+It is the only process that writes the study. Each turn of its loop it
+1. records the trials whose Parsl futures completed (COMPLETE, PRUNED or FAIL with a reason),
+2. reads new progress lines of running trials, reports them and asks the pruner,
+3. fills every free slot in one batched ask, and submits each new trial as a Parsl app.
+Ctrl-C, SIGTERM or the end of budget.wall_time stop it: no new trials, the trials in flight
+recorded as interrupted (retried by `hpsearch resume`), Parsl shut down, no process left.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import math
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+import parsl
+from optuna.trial import TrialState
+
+from hpsearch import leftovers
+from hpsearch.campaign import Campaign
+from hpsearch.objective import TrialPaths
+from hpsearch.progress_line import ProgressLine, eta, format_duration
+from hpsearch.study_view import StudyView
+
+POLL_S = 0.25  # how long the loop sleeps when nothing happens
+PROGRESS_POLL_S = 1.0  # how often the progress files of running trials are read
+
+
+@dataclass
+class InFlight:
+    number: int
+    future: concurrent.futures.Future
+    paths: TrialPaths
+    started: float
+    progress_offset: int = 0
+    stop_requested: bool = False
+    last_values: dict[str, float] = field(default_factory=dict)
+
+
+def make_pruner(kind: str) -> optuna.pruners.BasePruner:
+    if kind == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+    if kind == "hyperband":
+        return optuna.pruners.HyperbandPruner()
+    return optuna.pruners.NopPruner()
+
+
+class Driver:
+    def __init__(self, campaign: Campaign, site: Any, directory: Path, view: StudyView,
+                 concurrency: int, display: ProgressLine | None = None):
+        self.campaign = campaign
+        self.site = site
+        self.directory = directory
+        self.view = view
+        self.concurrency = concurrency
+        self.display = display or ProgressLine()
+        self.inflight: dict[int, InFlight] = {}
+        self.stop_reason: str | None = None
+        self.started = time.monotonic()
+        self.finished_this_run = 0
+        self._last_progress_poll = 0.0
+        self._distributions = campaign.space.distributions()
+
+    # ---- the loop ----------------------------------------------------------------------
+    def run(self) -> int:
+        """Drive until the budget is met or a stop is asked; 0 when the budget is met."""
+        from workflows.apps import trial_app  # imports Parsl's app machinery only when driving
+
+        self._trial_app = trial_app
+        previous = {sig: signal.signal(sig, self._on_signal)
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
+        deadline = (self.started + self.campaign.budget.wall_time_s
+                    if self.campaign.budget.wall_time_s else None)
+        config = self.site.parsl_config(str(self.directory / "parsl"))
+        try:
+            with parsl.load(config):
+                while True:
+                    self._collect(block=False)
+                    if self.stop_reason is None and deadline and time.monotonic() >= deadline:
+                        self.stop_reason = "budget.wall_time reached"
+                    if self.stop_reason is not None:
+                        self._interrupt_inflight(self.stop_reason)
+                        break
+                    self._poll_progress()
+                    self._fill_slots()
+                    if not self.inflight:
+                        break  # nothing running and nothing left to submit: budget met
+                    self._show_status()
+                    self._collect(block=True)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.display.close()
+            # Parsl is down; anything of this campaign still alive (a trial whose worker was
+            # killed under it) goes now.
+            leftovers.reap(self.directory)
+        if self.stop_reason is not None:
+            self.display.event(f"stopped ({self.stop_reason}); "
+                               f"continue with: hpsearch resume {self.directory}")
+            return 130 if self.stop_reason.startswith("SIG") else 0
+        self.display.event(self._summary("budget met"))
+        return 0
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = signal.Signals(signum).name
+            self.display.event(f"{self.stop_reason}: stopping; trials in flight are recorded as "
+                               "interrupted")
+
+    # ---- budget ------------------------------------------------------------------------
+    def remaining(self) -> int | None:
+        """Trials still to finish for the budget (None: bounded by wall time only)."""
+        if self.campaign.budget.trials is None:
+            return None
+        return max(0, self.campaign.budget.trials - self.view.budget_used())
+
+    def _fill_slots(self) -> None:
+        free = self.concurrency - len(self.inflight)
+        remaining = self.remaining()
+        if remaining is not None:
+            free = min(free, remaining - len(self.inflight))
+        if free <= 0:
+            return
+        asked = self.view.ask(free, self._distributions,
+                              {"trial_dir": lambda n: str(self._paths(n).trial_dir)})
+        for trial in asked:
+            self._submit(trial.number, trial.params)
+
+    def _paths(self, number: int) -> TrialPaths:
+        return TrialPaths(self.directory / "trials" / str(number))
+
+    def _submit(self, number: int, params: dict[str, Any]) -> None:
+        paths = self._paths(number)
+        paths.trial_dir.mkdir(parents=True, exist_ok=True)
+        for stale in (paths.result, paths.progress, paths.stop_file):
+            stale.unlink(missing_ok=True)
+        paths.params.write_text(json.dumps(params, indent=2) + "\n")
+        command = self.campaign.objective.trial_command(
+            paths, seed=self.campaign.seed + number, campaign_dir=self.directory)
+        future = self._trial_app(command, str(paths.trial_dir), self._trial_env(),
+                                 str(paths.result))
+        self.inflight[number] = InFlight(number, future, paths, time.time())
+
+    def _trial_env(self) -> dict[str, str]:
+        env = {k: str(v) for k, v in self.site.trial_env().items()}
+        env[leftovers.ENV_MARK] = str(self.directory.resolve())
+        # The campaign file's folder comes first, so `entrypoint = "mymodule:f"` next to it
+        # imports; the package's own modules come from the environment.
+        path = [self.campaign.source_dir]
+        if env.get("PYTHONPATH") or os.environ.get("PYTHONPATH"):
+            path.append(env.get("PYTHONPATH") or os.environ["PYTHONPATH"])
+        env["PYTHONPATH"] = os.pathsep.join(path)
+        return env
+
+    # ---- outcomes ----------------------------------------------------------------------
+    def _collect(self, block: bool) -> None:
+        futures = {entry.future: entry for entry in self.inflight.values()}
+        if not futures:
+            return
+        done, _ = concurrent.futures.wait(list(futures), timeout=POLL_S if block else 0,
+                                          return_when=concurrent.futures.FIRST_COMPLETED)
+        for future in done:
+            entry = futures[future]
+            del self.inflight[entry.number]
+            self._record(entry)
+
+    def _record(self, entry: InFlight) -> None:
+        self._read_progress(entry)  # the last epochs may have come with the result
+        try:
+            outcome = entry.future.result()
+        except Exception as err:  # the worker or Parsl failed, not the trial itself
+            self._infrastructure_failure(entry, err)
+            return
+        result = outcome.get("result") or {}
+        returncode = outcome.get("returncode")
+        attrs: dict[str, Any] = {
+            "hostname": outcome.get("hostname") or result.get("hostname"),
+            "worker": outcome.get("worker"),
+        }
+        for key in ("metrics", "wall_time_s", "peak_memory_mb", "threads", "ranks",
+                    "images_per_s"):
+            if key in result:
+                attrs[key] = result[key]
+        status = result.get("status")
+        objective = self._objective_of(result)
+        if returncode == 0 and status == "ok" and objective is not None:
+            frozen = self.view.finish(entry.number, TrialState.COMPLETE, objective, attrs)
+            self._finished(frozen, f"objective {objective:.6g}")
+        elif returncode == 0 and status == "pruned":
+            frozen = self.view.finish(entry.number, TrialState.PRUNED, None, attrs)
+            self._finished(frozen, "pruned")
+        else:
+            reason = self._fail_reason(returncode, result, outcome.get("log_tail", ""))
+            attrs.update(fail_reason=reason, log_tail=outcome.get("log_tail", ""))
+            frozen = self.view.finish(entry.number, TrialState.FAIL, None, attrs)
+            self._finished(frozen, f"failed: {reason}")
+
+    def _objective_of(self, result: dict[str, Any]) -> float | None:
+        value = result.get("objective")
+        if value is None:
+            value = (result.get("metrics") or {}).get(self.campaign.objective.metric)
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            return None
+        return value if math.isfinite(value) else None
+
+    @staticmethod
+    def _fail_reason(returncode: Any, result: dict[str, Any], log_tail: str) -> str:
+        if result.get("reason"):
+            reason = str(result["reason"])
+        elif result.get("status") == "ok":
+            reason = "the result holds no finite objective"
+        else:
+            last = [line for line in log_tail.splitlines() if line.strip()]
+            reason = "no result file" + (f"; last log line: {last[-1].strip()}" if last else "")
+        if returncode not in (0, None):
+            reason = f"exit code {returncode}: {reason}"
+        return " ".join(reason.split())[:500]
+
+    def _infrastructure_failure(self, entry: InFlight, err: BaseException) -> None:
+        # Parsl has already retried it as often as the site allows (lost node or worker),
+        # so the point failed for good; the reason says it was not the trial's own error.
+        reason = " ".join(f"{type(err).__name__}: {err}".split())[:500]
+        frozen = self.view.finish(entry.number, TrialState.FAIL, None,
+                                  {"fail_reason": f"infrastructure: {reason}"})
+        self._finished(frozen, f"failed on the infrastructure: {reason}")
+
+    def _finished(self, frozen: optuna.trial.FrozenTrial, what: str) -> None:
+        self.finished_this_run += 1
+        self.display.event(f"trial {frozen.number} {what}  [{self._summary()}]")
+
+    def _interrupt_inflight(self, reason: str) -> None:
+        """Record the trials in flight: done ones as usual, the rest as interrupted."""
+        for entry in list(self.inflight.values()):
+            del self.inflight[entry.number]
+            if entry.future.done() and entry.future.exception() is None and (
+                    (entry.future.result() or {}).get("returncode") == 0):
+                self._record(entry)
+                continue
+            frozen = self.view.finish(entry.number, TrialState.FAIL, None,
+                                      {"interrupted": True,
+                                       "fail_reason": f"interrupted: {reason}"})
+            self.display.event(f"trial {frozen.number} interrupted")
+
+    # ---- intermediate values and pruning ----------------------------------------------
+    def _poll_progress(self) -> None:
+        now = time.monotonic()
+        if now - self._last_progress_poll < PROGRESS_POLL_S:
+            return
+        self._last_progress_poll = now
+        for entry in self.inflight.values():
+            self._read_progress(entry)
+            if (self.campaign.pruner != "none" and not entry.stop_requested
+                    and self.view.trial(entry.number).intermediate_values
+                    and self.view.should_prune(entry.number)):
+                entry.stop_requested = True
+                entry.paths.stop_file.touch()
+                self.display.event(f"trial {entry.number} asked to stop (pruned)")
+
+    def _read_progress(self, entry: InFlight) -> None:
+        try:
+            with open(entry.paths.progress, "rb") as handle:
+                handle.seek(entry.progress_offset)
+                chunk = handle.read()
+        except OSError:
+            return
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            return  # no complete line yet
+        entry.progress_offset += end + 1
+        metric = self.campaign.objective.metric
+        for raw in chunk[: end + 1].splitlines():
+            try:
+                line = json.loads(raw)
+                value = float((line.get("metrics") or {})[metric])
+                step = int(line["step"])
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue  # a line without the campaign's metric: nothing to report
+            entry.last_values[metric] = value
+            self.view.report(entry.number, step, value)
+
+    # ---- display -----------------------------------------------------------------------
+    def _summary(self, prefix: str = "") -> str:
+        counts = self.view.counts()
+        used = self.view.budget_used()
+        total = self.campaign.budget.trials
+        best = self.view.best()
+        parts = [prefix] if prefix else []
+        parts.append(f"done {used}/{total}" if total else f"done {used}")
+        parts.append(f"running {len(self.inflight)}")
+        parts.append(f"failed {counts.get('fail', 0)}")
+        if best is not None:
+            parts.append(f"best {best.value:.6g} (#{best.number})")
+        elapsed = time.monotonic() - self.started
+        left = eta(self.finished_this_run, elapsed, self.remaining())
+        if left is not None:
+            parts.append(f"eta {format_duration(left)}")
+        return ", ".join(parts)
+
+    def _show_status(self) -> None:
+        self.display.status(f"{self.campaign.name}: {self._summary()}")
+
+
+def drive(campaign: Campaign, site: Any, directory: Path, storage: optuna.storages.BaseStorage,
+          concurrency: int, display: ProgressLine | None = None) -> int:
+    """Claim the campaign, build the in-memory view, prepare the objective, run the driver."""
+    from hpsearch.samplers import make_sampler
+
+    leftovers.claim(directory)
+    try:
+        sampler = make_sampler(campaign.sampler, campaign.seed, campaign.n_init)
+        view = StudyView(storage, campaign.name, sampler, make_pruner(campaign.pruner))
+        display = display or ProgressLine()
+        campaign.objective.prepare(directory, campaign.seed, log=display.event)
+        return Driver(campaign, site, directory, view, concurrency, display).run()
+    finally:
+        leftovers.release(directory)
+        os.environ.pop(leftovers.ENV_MARK, None)

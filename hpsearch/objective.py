@@ -1,0 +1,170 @@
+"""What a trial runs: a built-in training task, a Python function, or a user command.
+
+The `[objective]` table names exactly one of `model`, `entrypoint` or `command`, plus the
+metric and its direction. Each kind becomes one trial command line that speaks the trial
+protocol (`--params --out --progress --stop-file`), so the driver treats all three alike.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hpsearch import builtin_trial
+from hpsearch.errors import UserError
+
+KINDS = ("model", "entrypoint", "command")
+DIRECTIONS = ("minimize", "maximize")
+_COMMON_KEYS = {"metric", "direction"}
+_KEYS = {
+    "model": _COMMON_KEYS | {"model"} | set(builtin_trial.OPTIONS),
+    "entrypoint": _COMMON_KEYS | {"entrypoint"},
+    "command": _COMMON_KEYS | {"command"},
+}
+PLACEHOLDERS = ("{params}", "{out}", "{progress}", "{stop_file}", "{trial_dir}")
+
+
+@dataclass(frozen=True)
+class TrialPaths:
+    """The files of one trial, all inside `trials/<number>/`."""
+
+    trial_dir: Path
+
+    @property
+    def params(self) -> Path:
+        return self.trial_dir / "params.json"
+
+    @property
+    def result(self) -> Path:
+        return self.trial_dir / "result.json"
+
+    @property
+    def progress(self) -> Path:
+        return self.trial_dir / "progress.jsonl"
+
+    @property
+    def stop_file(self) -> Path:
+        return self.trial_dir / "STOP"
+
+    @property
+    def log(self) -> Path:
+        return self.trial_dir / "trial.log"
+
+    def protocol_arguments(self) -> list[str]:
+        return ["--params", str(self.params), "--out", str(self.result),
+                "--progress", str(self.progress), "--stop-file", str(self.stop_file)]
+
+
+@dataclass(frozen=True)
+class Objective:
+    kind: str  # one of KINDS
+    metric: str
+    direction: str
+    model: str | None = None
+    entrypoint: str | None = None
+    command: tuple[str, ...] | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # built-in task options
+
+    @classmethod
+    def from_mapping(cls, table: Any) -> Objective:
+        if not isinstance(table, dict):
+            raise UserError(
+                'objective: must be a table, e.g. [objective] entrypoint = "pkg.mod:func"'
+            )
+        given = [kind for kind in KINDS if kind in table]
+        if not given:
+            raise UserError(
+                "objective: missing; set one of objective.model (built-in task), "
+                "objective.entrypoint (\"pkg.module:function\") or objective.command ([...])"
+            )
+        if len(given) > 1:
+            raise UserError(
+                f"objective.{given[1]}: objective.{given[0]} is also set; keep only one of "
+                "model, entrypoint, command"
+            )
+        kind = given[0]
+        for key in table:
+            if key not in _KEYS[kind]:
+                raise UserError(
+                    f"objective.{key}: unknown key for a {kind} objective; allowed: "
+                    f"{', '.join(sorted(_KEYS[kind]))}"
+                )
+        direction = table.get("direction", "minimize")
+        if direction not in DIRECTIONS:
+            raise UserError(
+                f"objective.direction: must be \"minimize\" or \"maximize\", got {direction!r}"
+            )
+        default_metric = builtin_trial.DEFAULT_METRIC if kind == "model" else "objective"
+        metric = table.get("metric", default_metric)
+        if not isinstance(metric, str) or not metric:
+            raise UserError(f"objective.metric: must be a metric name (string), got {metric!r}")
+        if kind == "model":
+            model = table["model"]
+            options = builtin_trial.validate(model, {k: v for k, v in table.items()
+                                                     if k in builtin_trial.OPTIONS})
+            return cls(kind, metric, direction, model=model, options=options)
+        if kind == "entrypoint":
+            target = table["entrypoint"]
+            module, _, function = target.partition(":") if isinstance(target, str) else ("", "", "")
+            if not module or not function or not all(
+                part.isidentifier() for part in module.split(".") + function.split(".")
+            ):
+                raise UserError(
+                    f"objective.entrypoint: {target!r} is not \"package.module:function\"; "
+                    "name an importable module and a function in it"
+                )
+            return cls(kind, metric, direction, entrypoint=target)
+        command = table["command"]
+        if (not isinstance(command, list) or not command
+                or not all(isinstance(part, str) for part in command)):
+            raise UserError(
+                "objective.command: must be a non-empty list of strings, e.g. "
+                '["python", "train.py", "--params", "{params}", "--out", "{out}"]'
+            )
+        if not any("{out}" in part for part in command):
+            raise UserError(
+                "objective.command: has no {out} placeholder; the command must write its "
+                "result JSON to {out}"
+            )
+        return cls(kind, metric, direction, command=tuple(command))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `[objective]` table again, with defaults filled in."""
+        out: dict[str, Any] = {"metric": self.metric, "direction": self.direction}
+        if self.kind == "model":
+            out["model"] = self.model
+            out.update(self.options)
+        elif self.kind == "entrypoint":
+            out["entrypoint"] = self.entrypoint
+        else:
+            out["command"] = list(self.command or ())
+        return out
+
+    def trial_command(self, paths: TrialPaths, seed: int, campaign_dir: Path,
+                      python: str = sys.executable) -> list[str]:
+        """The command line of one trial (run in a fresh process by the Parsl app)."""
+        protocol = paths.protocol_arguments()
+        if self.kind == "model":
+            return builtin_trial.command(python, self.model or "", self.options, self.metric,
+                                         seed, campaign_dir, protocol)
+        if self.kind == "entrypoint":
+            return [python, "-m", "workflows.entrypoint", *protocol,
+                    "--target", self.entrypoint or "", "--metric", self.metric]
+        return [python, "-m", "workflows.command", *protocol,
+                "--trial-dir", str(paths.trial_dir), "--metric", self.metric,
+                "--", *(self.command or ())]
+
+    def prepare(self, campaign_dir: Path, seed: int, log: Any = print) -> None:
+        """Work done once per campaign before the first trial (e.g. generating the data)."""
+        if self.kind == "model":
+            builtin_trial.prepare_data(self.model or "", self.options, seed, campaign_dir, log)
+
+
+def describe(objective: Objective) -> str:
+    """One line for logs and status."""
+    what = {"model": objective.model, "entrypoint": objective.entrypoint,
+            "command": " ".join(objective.command or ())}[objective.kind]
+    return f"{objective.kind} {what}: {objective.direction} {objective.metric}"
+

@@ -1,0 +1,47 @@
+"""The model-based samplers that take over from the Latin-hypercube design.
+
+The LHS points are enqueued as WAITING trials; asking pops them with fixed parameters, which
+never reach the sampler. They are ordinary trials once finished, so they count toward the
+sampler's `n_startup_trials` (TPE counts COMPLETE and PRUNED trials, GP counts COMPLETE ones).
+Passing the LHS size as `n_startup_trials` therefore means: the model proposes every point
+once the design has completed; a point asked while the design is still running comes from
+the sampler's random fallback.
+"""
+
+from __future__ import annotations
+
+import optuna
+
+from hpsearch._batched_ask import ask_batch
+from hpsearch.errors import UserError
+
+__all__ = ["SAMPLER_KINDS", "ask_batch", "make_sampler"]
+
+SAMPLER_KINDS = ("tpe", "gp", "random")
+
+
+def make_sampler(kind: str, seed: int | None, n_startup_trials: int) -> optuna.samplers.BaseSampler:
+    """A seeded Optuna sampler of the given kind ("tpe", "gp" or "random")."""
+    if n_startup_trials < 0:
+        raise UserError(f"sampler: n_startup_trials must be >= 0, got {n_startup_trials}")
+    if kind == "tpe":
+        # Multivariate TPE models the interactions between hyperparameters; the constant
+        # liar keeps trials in flight from being proposed again by the next asks.
+        return optuna.samplers.TPESampler(
+            n_startup_trials=n_startup_trials,
+            seed=seed,
+            multivariate=True,
+            constant_liar=True,
+        )
+    if kind == "gp":
+        # Every campaign parameter is always sampled, so the independent fallback only ever
+        # happens before the first finished trial: no warning for it.
+        return optuna.samplers.GPSampler(
+            seed=seed,
+            n_startup_trials=n_startup_trials,
+            independent_sampler=optuna.samplers.RandomSampler(seed=seed),
+            warn_independent_sampling=False,
+        )
+    if kind == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    raise UserError(f"sampler: unknown sampler {kind!r}; choose one of {', '.join(SAMPLER_KINDS)}")

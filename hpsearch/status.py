@@ -1,0 +1,80 @@
+"""`hpsearch status`: where a campaign stands, read from its database only."""
+
+from __future__ import annotations
+
+import datetime
+from collections import Counter
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from hpsearch.campaign import Campaign
+from hpsearch.progress_line import format_duration
+from hpsearch.study_view import is_interrupted, uses_budget
+
+
+def summarize(study: optuna.Study, now: datetime.datetime | None = None) -> dict[str, Any]:
+    campaign = Campaign.from_dict(study.user_attrs["campaign"])
+    trials = study.get_trials(deepcopy=False)
+    now = now or datetime.datetime.now()
+    counts: Counter[str] = Counter()
+    for trial in trials:
+        counts["interrupted" if is_interrupted(trial) else trial.state.name.lower()] += 1
+    used = sum(1 for t in trials if uses_budget(t))
+    finished = [t for t in trials if uses_budget(t) and t.datetime_complete is not None]
+    rate = None
+    if len(finished) >= 2:
+        first = min(t.datetime_start or t.datetime_complete for t in finished)  # type: ignore[type-var]
+        last = max(t.datetime_complete for t in finished)  # type: ignore[type-var]
+        hours = (last - first).total_seconds() / 3600.0  # type: ignore[operator]
+        rate = len(finished) / hours if hours > 0 else None
+    remaining = None if campaign.budget.trials is None else max(0, campaign.budget.trials - used)
+    eta_s = remaining / rate * 3600.0 if (rate and remaining is not None) else None
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    best = None
+    if complete:
+        best = study.best_trial
+    running = [
+        {"trial": t.number, "elapsed_s": (now - t.datetime_start).total_seconds()
+         if t.datetime_start else None, "source": t.user_attrs.get("source", ""),
+         "params": t.params}
+        for t in trials if t.state == TrialState.RUNNING
+    ]
+    return {
+        "name": campaign.name, "objective": campaign.objective.to_dict(),
+        "counts": dict(counts), "budget_used": used, "budget": campaign.budget.to_dict(),
+        "running": running, "best": None if best is None else
+        {"trial": best.number, "value": best.value, "params": best.params},
+        "trials_per_hour": rate, "eta_s": eta_s,
+    }
+
+
+def render(summary: dict[str, Any]) -> str:
+    counts = summary["counts"]
+    budget = summary["budget"]
+    lines = [f"campaign {summary['name']}: "
+             f"{summary['objective']['direction']} {summary['objective']['metric']}"]
+    total = budget.get("trials")
+    lines.append(f"budget: {summary['budget_used']}" + (f"/{total}" if total else "")
+                 + " trials used" + (f", wall time {budget['wall_time']} per run"
+                                     if "wall_time" in budget else ""))
+    order = ("complete", "pruned", "fail", "interrupted", "running", "waiting")
+    lines.append("trials: " + ", ".join(f"{name} {counts.get(name, 0)}" for name in order))
+    best = summary["best"]
+    if best is not None:
+        params = ", ".join(f"{k}={_short(v)}" for k, v in best["params"].items())
+        lines.append(f"best: trial {best['trial']} = {best['value']:.6g} ({params})")
+    else:
+        lines.append("best: no completed trial yet")
+    rate = summary["trials_per_hour"]
+    lines.append(f"throughput: {rate:.1f} trials/hour, eta {format_duration(summary['eta_s'])}"
+                 if rate else "throughput: not enough finished trials yet")
+    for item in summary["running"]:
+        lines.append(f"  running trial {item['trial']} ({item['source']}) for "
+                     f"{format_duration(item['elapsed_s'])}")
+    return "\n".join(lines)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,34 @@
+"""LArTPC event data: a seeded synthetic generator, HDF5 files, a larcv3 reader, and a
+loader that batches events into sparse tensors.
+
+    events = [generate_event("3d", np.random.default_rng(0))]
+    write_dataset("train.h5", "2d", n_events=1000, seed=1)
+    loader = SparseLoader(open_dataset("train.h5"), batch_size=8, rank=r, world_size=w)
+"""
+
+from __future__ import annotations
+
+from .dataset import open_dataset
+from .errors import DataFileError, DataFileNotFound
+from .event import (
+    KINDS,
+    NUM_PLANES,
+    ORIGIN_CLASSES,
+    PARTICLE_CLASSES,
+    SEMANTIC_CLASSES,
+    TASKS,
+    UNLABELLED,
+    Event,
+)
+from .generator import generate_event, generate_events
+from .larcv3 import Larcv3Dataset
+from .loader import Batch, SparseLoader, collate
+from .sparse_dataset import SparseDataset
+from .writer import write_dataset
+
+__all__ = [
+    "KINDS", "NUM_PLANES", "ORIGIN_CLASSES", "PARTICLE_CLASSES", "SEMANTIC_CLASSES", "TASKS",
+    "UNLABELLED", "Batch", "DataFileError", "DataFileNotFound", "Event", "Larcv3Dataset",
+    "SparseDataset", "SparseLoader", "collate", "generate_event", "generate_events",
+    "open_dataset", "write_dataset",
+]

@@ -1,0 +1,67 @@
+"""A 2-rank trial through Parsl's MPIExecutor on this machine, with mpiexec from mpich."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import parsl
+import pytest
+
+from hpsearch.errors import UserError
+from hpsearch.sites import load_site
+from workflows.apps import mpi_trial_app
+
+pytestmark = [pytest.mark.mpi,
+              pytest.mark.skipif(shutil.which("mpiexec") is None, reason="needs mpiexec")]
+
+RANKS = """
+import json, os, socket, sys
+from mpi4py import MPI
+comm = MPI.COMM_WORLD
+seen = comm.gather({"rank": comm.rank, "pid": os.getpid(),
+                    "omp": os.environ.get("OMP_NUM_THREADS"),
+                    "blocktime": os.environ.get("KMP_BLOCKTIME")}, root=0)
+if comm.rank == 0:
+    json.dump({"status": "ok", "objective": 0.0, "size": comm.size, "ranks": seen},
+              open(sys.argv[1], "w"))
+"""
+
+
+@pytest.fixture(scope="module")
+def mpi_site(tmp_path_factory):
+    # A batch job's node list, as PBS would give it: this machine, twice.
+    nodefile = tmp_path_factory.mktemp("nodes") / "nodefile"
+    nodefile.write_text("localhost\nlocalhost\n")
+    saved = os.environ.get("PBS_NODEFILE")
+    os.environ["PBS_NODEFILE"] = str(nodefile)
+    site = load_site("local", overrides={"nodes": 2, "ranks_per_trial": 2})
+    try:
+        with parsl.load(site.parsl_config(tmp_path_factory.mktemp("parsl"))):
+            yield site
+    finally:
+        if saved is None:
+            os.environ.pop("PBS_NODEFILE", None)
+        else:
+            os.environ["PBS_NODEFILE"] = saved
+
+
+def test_two_rank_trial(mpi_site, tmp_path):
+    assert mpi_site.mpi and mpi_site.executor_label == "mpi_trials"
+    result = tmp_path / "result.json"
+    command = [sys.executable, "-c", RANKS, str(result)]
+    future = mpi_trial_app(command, str(tmp_path), mpi_site.trial_env(), str(result),
+                           parsl_resource_specification=mpi_site.resource_specification())
+    outcome = future.result(timeout=180)
+    assert outcome["returncode"] == 0, outcome["log_tail"]
+    got = outcome["result"]
+    assert got["size"] == 2
+    assert sorted(r["rank"] for r in got["ranks"]) == [0, 1]
+    assert len({r["pid"] for r in got["ranks"]}) == 2
+    assert all(r["omp"] == "1" and r["blocktime"] == "0" for r in got["ranks"])
+
+
+def test_a_trial_larger_than_a_block_is_refused_before_submission(mpi_site):
+    with pytest.raises(UserError, match="asks for 3 nodes but a block holds 2"):
+        mpi_site.resource_specification(nodes=3, ranks=3)

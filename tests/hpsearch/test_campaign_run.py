@@ -1,0 +1,150 @@
+"""Whole campaigns: real CLI processes, a real Parsl HTEX, real SQLite files, real signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+from collections import Counter
+from pathlib import Path
+
+import psutil
+from optuna.trial import TrialState
+from spine_helpers import cli, load, start_cli, wait_for, write_campaign
+
+from hpsearch import leftovers
+
+
+def _campaign(objective: str, trials: int, n_init: int, space: str, extra: str = "") -> str:
+    return f"""
+name = "t"
+seed = 11
+n_init = {n_init}
+concurrency = 2
+{extra}
+[objective]
+entrypoint = "{objective}"
+[search_space]
+{space}
+[budget]
+trials = {trials}
+"""
+
+
+BRANIN_SPACE = """x = { type = "float", low = -5.0, high = 10.0 }
+y = { type = "float", low = 0.0, high = 15.0 }"""
+
+
+def _no_leftovers(directory: Path) -> None:
+    assert leftovers.find(directory) == []
+    marked = str(directory / "parsl")
+    for process in psutil.process_iter(["cmdline"]):
+        assert not any(marked in part for part in (process.info["cmdline"] or [])), process
+
+
+def test_twelve_trials_lhs_first(tmp_path: Path) -> None:
+    path = write_campaign(tmp_path, _campaign("objectives:branin", 12, 5, BRANIN_SPACE))
+    done = cli("launch", str(path), "--dir", str(tmp_path / "c"))
+    assert done.returncode == 0, done.stderr
+    directory = tmp_path / "c"
+    study = load(directory)
+    trials = study.get_trials()
+    assert len(trials) == 12
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    assert [t.user_attrs["source"] for t in trials[:5]] == ["lhs"] * 5
+    assert [t.user_attrs["lhs_index"] for t in trials[:5]] == list(range(5))
+    assert {t.user_attrs["source"] for t in trials[5:]} == {"sampler"}
+    assert study.user_attrs["campaign"]["n_init"] == 5
+    assert study.user_attrs["site"]["name"] == "local"
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    assert stat.S_IMODE((directory / "campaign.db").stat().st_mode) == 0o600
+    assert (directory / "trials" / "0" / "trial.log").exists()
+    _no_leftovers(directory)
+
+    best = cli("best", str(directory), "--top", "3", "--format", "json")
+    assert best.returncode == 0, best.stderr
+    rows = json.loads(best.stdout)
+    assert len(rows) == 3 and rows[0]["objective"] == study.best_value
+    status = cli("status", str(directory / "campaign.db"))
+    assert "complete 12" in status.stdout
+
+
+def test_failures_are_recorded_and_the_campaign_goes_on(tmp_path: Path) -> None:
+    # Four LHS points over four choices: each mode exactly once.
+    space = 'mode = { type = "categorical", choices = ["ok", "raise", "nan", "exit"] }'
+    path = write_campaign(tmp_path, _campaign("objectives:by_mode", 4, 4, space))
+    done = cli("launch", str(path), "--dir", str(tmp_path / "c"))
+    assert done.returncode == 0, done.stderr
+    by_mode = {t.params["mode"]: t for t in load(tmp_path / "c").get_trials()}
+    assert by_mode["ok"].state == TrialState.COMPLETE and by_mode["ok"].value == 1.5
+    for mode in ("raise", "nan", "exit"):
+        assert by_mode[mode].state == TrialState.FAIL
+        assert by_mode[mode].value is None  # no magic value
+    assert "ValueError: bad luck with raise" in by_mode["raise"].user_attrs["fail_reason"]
+    assert "not a finite number" in by_mode["nan"].user_attrs["fail_reason"]
+    assert "exit code 7" in by_mode["exit"].user_attrs["fail_reason"]
+    assert "Traceback" in by_mode["raise"].user_attrs["log_tail"]
+
+
+def test_sigterm_records_interrupted_trials(tmp_path: Path) -> None:
+    path = write_campaign(tmp_path, _campaign("objectives:slow", 4, 2, BRANIN_SPACE))
+    directory = tmp_path / "c"
+    driver = start_cli("launch", str(path), "--dir", str(directory))
+    try:
+        wait_for(lambda: sum(1 for _ in directory.glob("trials/*/trial.log")) == 2, 90,
+                 "two trials running")
+        os.kill(driver.pid, signal.SIGTERM)
+        output, _ = driver.communicate(timeout=60)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+    assert driver.returncode == 130, output
+    assert "hpsearch resume" in output
+    trials = load(directory).get_trials()
+    running = [t for t in trials if t.state != TrialState.WAITING]
+    assert len(running) == 2
+    for trial in running:
+        assert trial.state == TrialState.FAIL and trial.user_attrs["interrupted"] is True
+    _no_leftovers(directory)
+
+
+def test_kill_9_then_resume(tmp_path: Path) -> None:
+    space = BRANIN_SPACE + '\nsleep = { type = "categorical", choices = [0.7] }'
+    path = write_campaign(tmp_path, _campaign("objectives:branin", 10, 6, space))
+    directory = tmp_path / "c"
+    driver = start_cli("launch", str(path), "--dir", str(directory))
+
+    def complete() -> list:
+        if not (directory / "campaign.db").exists():
+            return []
+        return load(directory).get_trials(states=(TrialState.COMPLETE,))
+
+    try:
+        wait_for(lambda: len(complete()) >= 3, 120, "three trials completed")
+        # Readers work while the driver writes.
+        assert "running" in cli("status", str(directory)).stdout
+        before = {t.number: t.value for t in complete()}
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait(timeout=30)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+
+    done = cli("resume", str(directory), timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    study = load(directory)
+    trials = study.get_trials()
+    finished = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert len(finished) == 10  # the budget: every trial of this objective completes
+    for number, value in before.items():
+        assert study.trials[number].value == value  # nothing completed was lost
+    design = Counter(t.user_attrs["lhs_index"] for t in finished if "lhs_index" in t.user_attrs)
+    assert design == Counter(range(6))  # every design point ran to completion exactly once
+    for trial in trials:
+        if trial.state == TrialState.FAIL:
+            assert trial.user_attrs["interrupted"] is True
+            retries = [t for t in trials if t.user_attrs.get("retry_of") == trial.number]
+            assert len(retries) == 1 and retries[0].params == trial.params
+    assert not any(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials)
+    _no_leftovers(directory)

@@ -1,0 +1,96 @@
+"""Parsl apps that run one trial command in a fresh process on a worker.
+
+The app is deliberately thin: it starts the command with the site's environment, sends
+stdout and stderr to `trial_dir/trial.log`, and returns what the driver needs through the
+future — `{"returncode", "result" (the parsed result JSON or None), "log_tail", "hostname",
+"worker"}`. It never opens the study database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from parsl import python_app
+
+EXECUTOR_LABEL = "trials"
+LOG_TAIL_LINES = 30
+
+
+def run_trial_command(command: list[str], trial_dir: str, env: dict[str, str],
+                      result_path: str) -> dict[str, Any]:
+    """Run `command` in `trial_dir`; the body runs on the worker, so it imports its own needs."""
+    import ctypes
+    import json
+    import os
+    import signal
+    import socket
+    import subprocess
+    from collections import deque
+    from pathlib import Path
+
+    def die_with_worker() -> None:
+        # If the worker is killed (walltime, Ctrl-C, driver lost), the trial must not
+        # live on as an orphan holding cores: ask the kernel to kill it with its parent.
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
+
+    directory = Path(trial_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    full_env = dict(os.environ)
+    full_env.update(env)
+    log_path = directory / "trial.log"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(command, cwd=directory, env=full_env, stdout=log,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   preexec_fn=die_with_worker)
+        returncode = process.wait()
+    try:
+        result = json.loads(Path(result_path).read_text())
+        if not isinstance(result, dict):
+            result = None
+    except (OSError, ValueError):
+        result = None
+    with open(log_path, errors="replace") as log:
+        tail = "".join(deque(log, maxlen=LOG_TAIL_LINES))
+    hostname = socket.gethostname()
+    rank = os.environ.get("PARSL_WORKER_RANK", "0")
+    pool = os.environ.get("PARSL_WORKER_POOL_ID", "")
+    return {
+        "returncode": returncode,
+        "result": result,
+        "log_tail": tail,
+        "hostname": hostname,
+        "worker": f"{hostname}/{pool}/{rank}" if pool else f"{hostname}/{rank}",
+    }
+
+
+# The executor label comes from the site's Parsl config; see hpsearch.sites.
+trial_app = python_app(run_trial_command, executors=[EXECUTOR_LABEL])
+
+
+# ---- multi-rank trials (helper "sites") --------------------------------------------------
+MPI_EXECUTOR_LABEL = "mpi_trials"
+
+
+def run_mpi_trial_command(command: list[str], trial_dir: str, env: dict[str, str],
+                          result_path: str, *,
+                          parsl_resource_specification: dict[str, Any]) -> dict[str, Any]:
+    """Run `command` under the MPI launcher Parsl's MPIExecutor composed for this task.
+
+    The executor sets $PARSL_MPI_PREFIX (e.g. `mpiexec -n 8 -ppn 4 -hosts a,b`) in the
+    worker; only a shell expands it, so the command goes through `sh -c`.
+    The resource specification (num_nodes, ranks_per_node, ...) is read by Parsl itself.
+    """
+    import os
+    import shlex
+
+    if not os.environ.get("PARSL_MPI_PREFIX"):
+        raise RuntimeError("PARSL_MPI_PREFIX is not set: multi-rank trials must run on the "
+                           f"'{MPI_EXECUTOR_LABEL}' executor with a resource specification")
+    shell_command = "exec $PARSL_MPI_PREFIX " + shlex.join(command)
+    return run_trial_command(["/bin/sh", "-c", shell_command], trial_dir, env, result_path)
+
+
+mpi_trial_app = python_app(run_mpi_trial_command, executors=[MPI_EXECUTOR_LABEL])
