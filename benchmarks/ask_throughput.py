@@ -58,9 +58,7 @@ def main() -> None:
     parser.add_argument("--running", type=int, default=1500)
     parser.add_argument("--done", type=int, default=200)
     parser.add_argument("--new", type=int, default=256, help="new trials to hand out")
-    parser.add_argument(
-        "--naive", type=int, default=20, help="single asks to time (they are slow)"
-    )
+    parser.add_argument("--naive", type=int, default=20, help="single asks to time (they are slow)")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     dists = SPACE.distributions()

@@ -56,17 +56,23 @@ def main() -> None:
     generate_events("2d", np.random.default_rng(0), 4, size=args.size)  # warm-up
 
     print(f"size {args.size}, {args.events} events per row, 1 thread, segmentation events")
-    print(f"{'kind':4} {'mode':>10} {'cpu ev/s':>9} {'wall ev/s':>9} {'target':>7} "
-          f"{'cpu/target':>10} {'occupancy':>10}")
+    print(
+        f"{'kind':4} {'mode':>10} {'cpu ev/s':>9} {'wall ev/s':>9} {'target':>7} "
+        f"{'cpu/target':>10} {'occupancy':>10}"
+    )
     for kind in ("2d", "3d"):
         rates = {}
-        for mode, block, n in (("batched", EVENTS_PER_BLOCK, args.events),
-                               ("one-by-one", 1, max(args.events // 4, 32))):
+        for mode, block, n in (
+            ("batched", EVENTS_PER_BLOCK, args.events),
+            ("one-by-one", 1, max(args.events // 4, 32)),
+        ):
             cpu, wall, active = measure(kind, n, args.size, block, args.seed)
             rates[mode] = cpu
             volume = args.size ** (2 if kind == "2d" else 3)
-            print(f"{kind:4} {mode:>10} {cpu:9.0f} {wall:9.0f} {TARGETS[kind]:7.0f} "
-                  f"{cpu / TARGETS[kind]:10.2f} {100 * active / volume:9.4f}%")
+            print(
+                f"{kind:4} {mode:>10} {cpu:9.0f} {wall:9.0f} {TARGETS[kind]:7.0f} "
+                f"{cpu / TARGETS[kind]:10.2f} {100 * active / volume:9.4f}%"
+            )
         print(f"{kind:4} batched / one-by-one: {rates['batched'] / rates['one-by-one']:.1f}x")
 
 

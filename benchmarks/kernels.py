@@ -49,15 +49,25 @@ def _sync(device: torch.device) -> None:
 
 
 def median_time(fn: Callable[[], object], repeats: int, device: torch.device) -> float:
-    fn()  # warm-up (allocator, thread pools, lazy init)
+    return median_times([fn], repeats, device)[0]
+
+
+def median_times(
+    fns: list[Callable[[], object]], repeats: int, device: torch.device
+) -> list[float]:
+    """Median wall time of each function; runs are interleaved (a, b, a, b, ...) so that a
+    shared, noisy machine slows all of them alike."""
+    for fn in fns:
+        fn()  # warm-up (allocator, thread pools, lazy init)
     _sync(device)
-    times = []
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for fn, bucket in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            _sync(device)
+            bucket.append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
 
 
 # --------------------------------------------------------------------------- events
@@ -108,7 +118,9 @@ def wrong_rows(ours: torch.Tensor, theirs: torch.Tensor) -> int:
 # --------------------------------------------------------------------------- conv table
 CONV_CASES = [
     # (label, total voxels, batch)
-    ("20k b1", 20_000, 1), ("100k b1", 100_000, 1), ("80k b4", 80_000, 4),
+    ("20k b1", 20_000, 1),
+    ("100k b1", 100_000, 1),
+    ("80k b4", 80_000, 4),
     ("400k b4", 400_000, 4),
 ]
 QUICK_CONV_CASES = [("5k b1", 5_000, 1), ("8k b2", 8_000, 2)]
@@ -129,42 +141,42 @@ def conv_table(args: argparse.Namespace, device: torch.device) -> list[dict]:
             for n_threads in threads:
                 if n_threads:
                     torch.set_num_threads(n_threads)
-                rows.extend(_conv_case(args, device, spconv, label, op, n_threads, coords,
-                                       feats, size, batch, channels))
-                _print_conv_row(rows[-2:] if op != "subm" else rows[-2:])
+                new = _conv_case(
+                    args, device, spconv, label, op, n_threads, coords, feats, size, batch, channels
+                )
+                _print_conv_row(new)
+                rows.extend(new)
     return rows
 
 
-def _conv_case(args, device, spconv, label, op, n_threads, coords, feats, size, batch,
-               channels) -> list[dict]:
+def _conv_case(
+    args, device, spconv, label, op, n_threads, coords, feats, size, batch, channels
+) -> list[dict]:
+    """Time ours (and spconv's) forward, forward+backward and the inverse convolution."""
     dim = 3
     shape = (size,) * dim
     torch.manual_seed(1)
+    kernel = 3 if op in ("subm", "k3s2") else 2
     if op == "subm":
         layer = SubMConv(dim, channels, channels, 3, bias=False).to(device)
-        kernel = 3
+        inverse = None
     else:
-        kernel = 2 if op == "k2s2" else 3
         layer = SparseConv(dim, channels, channels, kernel, 2, bias=False).to(device)
         inverse = SparseInverseConv(dim, channels, channels, kernel, 2, bias=False).to(device)
+    grad_feats = feats.detach().clone().requires_grad_(True)
 
-    def ours_forward() -> SparseTensor:
-        x = SparseTensor(coords, feats, shape, batch_size=batch)
-        return layer(x)
+    def ours_forward() -> None:
+        with torch.no_grad():
+            layer(SparseTensor(coords, feats, shape, batch_size=batch))
 
     def ours_train() -> None:
-        x = SparseTensor(coords, feats.requires_grad_(True), shape, batch_size=batch)
+        x = SparseTensor(coords, grad_feats, shape, batch_size=batch)
         layer(x).feats.sum().backward()
-        feats.grad = None
+        grad_feats.grad = None
         layer.zero_grad(set_to_none=True)
 
-    results = []
-    t_fwd = median_time(ours_forward, args.repeats, device)
-    t_train = median_time(ours_train, args.repeats, device)
-    feats.requires_grad_(False)
-    row = {"case": label, "op": op, "threads": n_threads, "ours_fwd": t_fwd,
-           "ours_fwdbwd": t_train}
-    if op != "subm":
+    fns = {"ours_fwd": ours_forward, "ours_fwdbwd": ours_train}
+    if inverse is not None:
         x_fine = SparseTensor(coords, feats, shape, batch_size=batch)
         coarse = layer(x_fine)
         coarse_feats = coarse.feats.detach().requires_grad_(True)
@@ -175,62 +187,78 @@ def _conv_case(args, device, spconv, label, op, n_threads, coords, feats, size, 
             coarse_feats.grad = None
             inverse.zero_grad(set_to_none=True)
 
-        t_inv = median_time(ours_inverse, args.repeats, device)
-        inv_row = {"case": label, "op": op + " inverse", "threads": n_threads,
-                   "ours_fwd": float("nan"), "ours_fwdbwd": t_inv}
+        fns["ours_inv"] = ours_inverse
+    extra: dict = {}
     if spconv is not None:
-        _spconv_side(args, spconv, op, kernel, layer, coords, feats, shape, batch, row,
-                     inverse if op != "subm" else None, inv_row if op != "subm" else None)
-    results.append(row)
-    if op != "subm":
-        results.append(inv_row)
-    return results
+        fns.update(_spconv_side(spconv, kernel, layer, inverse, coords, feats, shape, batch, extra))
+    times = dict(zip(fns, median_times(list(fns.values()), args.repeats, device), strict=True))
+    row = {
+        "case": label,
+        "op": op,
+        "threads": n_threads,
+        "ours_fwd": times["ours_fwd"],
+        "ours_fwdbwd": times["ours_fwdbwd"],
+        **extra,
+    }
+    if "sp_fwd" in times:
+        row["spconv_fwd"], row["spconv_fwdbwd"] = times["sp_fwd"], times["sp_fwdbwd"]
+    rows = [row]
+    if inverse is not None:
+        inv = {
+            "case": label,
+            "op": op + " inverse",
+            "threads": n_threads,
+            "ours_fwd": float("nan"),
+            "ours_fwdbwd": times["ours_inv"],
+        }
+        if "sp_inv" in times:
+            inv["spconv_fwdbwd"] = times["sp_inv"]
+        rows.append(inv)
+    return rows
 
 
-def _spconv_side(args, spconv, op, kernel, layer, coords, feats, shape, batch, row,
-                 inverse, inv_row) -> None:
+def _spconv_side(spconv, kernel, layer, inverse, coords, feats, shape, batch, extra: dict) -> dict:
+    """spconv's callables on the same sites and weights; counts its disagreeing rows."""
     dim = 3
     c32 = coords.int().contiguous()
-    if op == "subm":
+    if inverse is None:
         sp_layer = spconv.SubMConv3d(16, 16, 3, bias=False, indice_key="bench_subm")
     else:
-        sp_layer = spconv.SparseConv3d(16, 16, kernel, stride=2, padding=(kernel - 1) // 2,
-                                       bias=False, indice_key="bench_down")
+        sp_layer = spconv.SparseConv3d(
+            16, 16, kernel, stride=2, padding=(kernel - 1) // 2, bias=False, indice_key="bench_down"
+        )
     with torch.no_grad():
         sp_layer.weight.copy_(spconv_weight(layer.weight, kernel, dim))
+    grad_feats = feats.detach().clone().requires_grad_(True)
 
     def theirs_forward():
-        x = spconv.SparseConvTensor(feats, c32, list(shape), batch)
-        return sp_layer(x)
+        with torch.no_grad():
+            return sp_layer(spconv.SparseConvTensor(feats, c32, list(shape), batch))
 
     def theirs_train() -> None:
-        f = feats.detach().requires_grad_(True)
-        x = spconv.SparseConvTensor(f, c32, list(shape), batch)
+        x = spconv.SparseConvTensor(grad_feats, c32, list(shape), batch)
         sp_layer(x).features.sum().backward()
+        grad_feats.grad = None
         sp_layer.zero_grad(set_to_none=True)
 
-    row["spconv_fwd"] = median_time(theirs_forward, args.repeats, torch.device("cpu"))
-    row["spconv_fwdbwd"] = median_time(theirs_train, args.repeats, torch.device("cpu"))
-    # Disagreement: ours at one thread is the reference (ours is thread-count independent).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    ours = layer(SparseTensor(coords, feats, shape, batch_size=batch))
-    ref = rows_by_site(ours.coords, ours.feats.detach())
-    torch.set_num_threads(threads)
+    # Disagreement: ours is thread-count independent, so it is the reference.
+    with torch.no_grad():
+        ours = layer(SparseTensor(coords, feats, shape, batch_size=batch))
+    ref = rows_by_site(ours.coords, ours.feats)
     wrong = []
     for _ in range(3):
         out = theirs_forward()
-        got = rows_by_site(out.indices, out.features.detach())
+        got = rows_by_site(out.indices, out.features)
         wrong.append(wrong_rows(ref, got) if got.shape == ref.shape else len(ref))
-    row["spconv_wrong_rows"] = max(wrong)
-    row["rows"] = len(ref)
+    extra["spconv_wrong_rows"] = max(wrong)
+    extra["rows"] = len(ref)
+    fns = {"sp_fwd": theirs_forward, "sp_fwdbwd": theirs_train}
     if inverse is None:
-        return
+        return fns
     sp_inv = spconv.SparseInverseConv3d(16, 16, kernel, bias=False, indice_key="bench_down")
     with torch.no_grad():
         sp_inv.weight.copy_(spconv_weight(inverse.weight, kernel, dim))
-    x = spconv.SparseConvTensor(feats, c32, list(shape), batch)
-    coarse = sp_layer(x)
+    coarse = sp_layer(spconv.SparseConvTensor(feats, c32, list(shape), batch))
     coarse_feats = coarse.features.detach().requires_grad_(True)
     coarse = coarse.replace_feature(coarse_feats)
 
@@ -239,21 +267,23 @@ def _spconv_side(args, spconv, op, kernel, layer, coords, feats, shape, batch, r
         coarse_feats.grad = None
         sp_inv.zero_grad(set_to_none=True)
 
-    inv_row["spconv_fwdbwd"] = median_time(theirs_inverse, args.repeats, torch.device("cpu"))
+    fns["sp_inv"] = theirs_inverse
+    return fns
 
 
 def _print_conv_row(rows: list[dict]) -> None:
     for row in rows:
-        if row.get("_printed"):
-            continue
-        row["_printed"] = True
-        line = (f"{row['case']:>8} {row['op']:>14} {row['threads']:>3} "
-                f"{_ms(row['ours_fwd'])} {_ms(row['ours_fwdbwd'])}")
+        line = (
+            f"{row['case']:>8} {row['op']:>14} {row['threads']:>3} "
+            f"{_ms(row['ours_fwd'])} {_ms(row['ours_fwdbwd'])}"
+        )
         if "spconv_fwdbwd" in row:
-            line += (f" {_ms(row.get('spconv_fwd', float('nan')))} "
-                     f"{_ms(row['spconv_fwdbwd'])} "
-                     f"{_ratio(row['ours_fwd'], row.get('spconv_fwd', float('nan')))} "
-                     f"{_ratio(row['ours_fwdbwd'], row['spconv_fwdbwd'])}")
+            line += (
+                f" {_ms(row.get('spconv_fwd', float('nan')))} "
+                f"{_ms(row['spconv_fwdbwd'])} "
+                f"{_ratio(row['ours_fwd'], row.get('spconv_fwd', float('nan')))} "
+                f"{_ratio(row['ours_fwdbwd'], row['spconv_fwdbwd'])}"
+            )
             if "spconv_wrong_rows" in row:
                 line += f" {row['spconv_wrong_rows']:>6}/{row['rows']}"
         print(line, flush=True)
@@ -380,9 +410,20 @@ def dense_table(args: argparse.Namespace, device: torch.device) -> list[dict]:
         result = {"case": label}
         for kind in ("sparse", "dense"):
             repeats = args.repeats if (kind == "sparse" or size <= 128 or args.quick) else 1
-            cmd = [sys.executable, __file__, "--probe", kind, "--probe-case", label,
-                   "--device", str(device), "--repeats", str(repeats),
-                   "--threads", args.threads.split(",")[-1]]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--probe",
+                kind,
+                "--probe-case",
+                label,
+                "--device",
+                str(device),
+                "--repeats",
+                str(repeats),
+                "--threads",
+                args.threads.split(",")[-1],
+            ]
             out = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if out.returncode != 0:
                 print(f"{label}: {kind} probe failed: {out.stderr.strip().splitlines()[-1:]}")
@@ -391,10 +432,13 @@ def dense_table(args: argparse.Namespace, device: torch.device) -> list[dict]:
             result[kind] = json.loads(out.stdout.strip().splitlines()[-1])
         if result["sparse"] and result["dense"]:
             s, d = result["sparse"], result["dense"]
-            print(f"{label:>16} {s['time'] * 1e3:10.1f} {d['time'] * 1e3:11.1f} "
-                  f"{d['time'] / s['time']:8.1f}x {s['peak_bytes'] / 2**20:9.1f} "
-                  f"{d['peak_bytes'] / 2**20:10.1f} "
-                  f"{d['peak_bytes'] / max(s['peak_bytes'], 1):8.1f}x", flush=True)
+            print(
+                f"{label:>16} {s['time'] * 1e3:10.1f} {d['time'] * 1e3:11.1f} "
+                f"{d['time'] / s['time']:8.1f}x {s['peak_bytes'] / 2**20:9.1f} "
+                f"{d['peak_bytes'] / 2**20:10.1f} "
+                f"{d['peak_bytes'] / max(s['peak_bytes'], 1):8.1f}x",
+                flush=True,
+            )
         rows.append(result)
     return rows
 
@@ -404,13 +448,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small smoke run")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, xpu (default: cpu)")
-    parser.add_argument("--threads", default="1,2",
-                        help="CPU thread counts to compare, comma-separated (default: 1,2)")
-    parser.add_argument("--repeats", type=int, default=None,
-                        help="timed repetitions per case; the median is shown")
+    parser.add_argument(
+        "--threads",
+        default="1,2",
+        help="CPU thread counts to compare, comma-separated (default: 1,2)",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="timed repetitions per case; the median is shown"
+    )
     parser.add_argument("--no-spconv", action="store_true", help="skip the spconv columns")
-    parser.add_argument("--only", choices=["conv", "dense"], default=None,
-                        help="run one table only")
+    parser.add_argument(
+        "--only", choices=["conv", "dense"], default=None, help="run one table only"
+    )
     parser.add_argument("--probe", choices=["sparse", "dense"], help=argparse.SUPPRESS)
     parser.add_argument("--probe-case", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -420,8 +469,10 @@ def main(argv: list[str] | None = None) -> int:
         device = torch.device(args.device)
         torch.empty(1, device=device)
     except (RuntimeError, AssertionError) as exc:
-        print(f"kernels benchmark: error: device {args.device!r} is not usable here ({exc})",
-              file=sys.stderr)
+        print(
+            f"kernels benchmark: error: device {args.device!r} is not usable here ({exc})",
+            file=sys.stderr,
+        )
         return 2
     if args.probe:
         torch.set_num_threads(int(args.threads))
@@ -430,16 +481,24 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"# torch {torch.__version__}, device {device}, repeats {args.repeats} (median)")
     if args.only in (None, "conv"):
-        print("\n## 3D 512^3 track events, 16->16 channels: time in ms "
-              "(subm/strided include the map build)")
-        print(f"{'case':>8} {'op':>14} {'thr':>3} {'ours fwd':>9} {'ours f+b':>9}"
-              f" {'sp fwd':>9} {'sp f+b':>9} {'r fwd':>6} {'r f+b':>6} {'sp wrong rows':>13}")
+        print(
+            "\n## 3D 512^3 track events, 16->16 channels: time in ms "
+            "(subm/strided include the map build)"
+        )
+        print(
+            f"{'case':>8} {'op':>14} {'thr':>3} {'ours fwd':>9} {'ours f+b':>9}"
+            f" {'sp fwd':>9} {'sp f+b':>9} {'r fwd':>6} {'r f+b':>6} {'sp wrong rows':>13}"
+        )
         conv_table(args, device)
     if args.only in (None, "dense"):
-        print("\n## sparse vs dense small U-Net, one training step (fwd+bwd), threads="
-              f"{args.threads.split(',')[-1] if device.type == 'cpu' else '-'}")
-        print(f"{'case':>16} {'sparse ms':>10} {'dense ms':>11} {'speed-up':>9} "
-              f"{'sparse MiB':>9} {'dense MiB':>10} {'mem ratio':>9}")
+        print(
+            "\n## sparse vs dense small U-Net, one training step (fwd+bwd), threads="
+            f"{args.threads.split(',')[-1] if device.type == 'cpu' else '-'}"
+        )
+        print(
+            f"{'case':>16} {'sparse ms':>10} {'dense ms':>11} {'speed-up':>9} "
+            f"{'sparse MiB':>9} {'dense MiB':>10} {'mem ratio':>9}"
+        )
         dense_table(args, device)
     return 0
 

@@ -5,7 +5,8 @@ on every ask (the constant liar needs them), so filling thousands of worker slot
 minutes. Here the study is read once into an in-memory mirror, the study's own sampler
 proposes the whole batch there (each proposal sees the previous ones as running trials, so
 the constant liar still spreads the batch), and only the results are written to the real
-storage: one insert per new trial.
+storage: one insert per new trial. For TPE one fit of its estimators serves many proposals
+(see `_tpe_batch`); other samplers are asked once per trial, in memory.
 
 The mirror holds the WAITING trials too, in the same order, so enqueued points (the LHS
 design, retries) are handed out first with their fixed parameters exactly as `study.ask`
@@ -15,12 +16,15 @@ would, and trial numbers agree between mirror and study.
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Mapping
 
 import optuna
 from optuna.distributions import BaseDistribution
 from optuna.storages import InMemoryStorage
 from optuna.trial import FrozenTrial, Trial, TrialState
+
+from hpsearch._tpe_batch import tpe_proposals
 
 __all__ = ["ask_batch"]
 
@@ -45,13 +49,20 @@ def ask_batch(
 
     mirror = _mirror(study)
     trials = []
-    for i in range(k):
+    n_popped = min(k, len(waiting))
+    for _ in range(n_popped):
         proposal = mirror.ask(distributions)
-        params = proposal.params
-        if i < len(waiting):
-            trials.append(_pop_waiting_with(study, params, distributions, proposal.number))
+        trials.append(_pop_waiting_with(study, proposal.params, distributions, proposal.number))
+    while len(trials) < k:
+        proposals = tpe_proposals(mirror, distributions, k - len(trials))
+        if proposals:
+            for params in proposals:
+                # The mirror keeps each proposal as a running trial: a liar for the next fit.
+                _insert_running(mirror, params, distributions)
+                trials.append(Trial(study, _insert_running(study, params, distributions)))
         else:
-            trials.append(_create_running(study, params, distributions))
+            params = mirror.ask(distributions).params
+            trials.append(Trial(study, _insert_running(study, params, distributions)))
     return trials
 
 
@@ -65,7 +76,14 @@ def _mirror(study: optuna.Study) -> optuna.Study:
     # and refuse another, so the driver may still mix plain `study.ask` with batches.
     storage._max_study_id = study._study_id - 1
     name = study.study_name
-    study_id = storage.create_new_study(list(study.directions), name)
+    # The storage logs every study it creates; a mirror per batch would flood the log.
+    log = logging.getLogger(InMemoryStorage.__module__)
+    level = log.level
+    log.setLevel(logging.WARNING)
+    try:
+        study_id = storage.create_new_study(list(study.directions), name)
+    finally:
+        log.setLevel(level)
     for trial in study.get_trials(deepcopy=False):
         storage.create_new_trial(study_id, template_trial=trial)
     return optuna.Study(study_name=name, storage=storage, sampler=study.sampler)
@@ -92,11 +110,12 @@ def _pop_waiting_with(
     return Trial(study, trial._trial_id)
 
 
-def _create_running(
+def _insert_running(
     study: optuna.Study,
     params: Mapping[str, object],
     distributions: Mapping[str, BaseDistribution],
-) -> Trial:
+) -> int:
+    """One insert: a RUNNING trial with all its parameters; returns its trial id."""
     template = FrozenTrial(
         number=-1,  # the storage assigns the number
         state=TrialState.RUNNING,
@@ -110,5 +129,4 @@ def _create_running(
         intermediate_values={},
         trial_id=-1,
     )
-    trial_id = study._storage.create_new_trial(study._study_id, template_trial=template)
-    return Trial(study, trial_id)
+    return study._storage.create_new_trial(study._study_id, template_trial=template)

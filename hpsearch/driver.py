@@ -79,9 +79,17 @@ class Driver:
                     for sig in (signal.SIGINT, signal.SIGTERM)}
         deadline = (self.started + self.campaign.budget.wall_time_s
                     if self.campaign.budget.wall_time_s else None)
+        if self.remaining() == 0:
+            self.display.event(self._summary("budget already met"))
+            return 0
         config = self.site.parsl_config(str(self.directory / "parsl"))
+        # Ctrl-C on a terminal signals the whole process group. Parsl's interchange must not
+        # die of it (its shutdown would then wait forever), so the threads that start Parsl's
+        # processes block SIGINT, and the processes inherit the block; only the driver hears it.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             with parsl.load(config):
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
                 while True:
                     self._collect(block=False)
                     if self.stop_reason is None and deadline and time.monotonic() >= deadline:
@@ -96,6 +104,7 @@ class Driver:
                     self._show_status()
                     self._collect(block=True)
         finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             self.display.close()
@@ -145,9 +154,19 @@ class Driver:
         paths.params.write_text(json.dumps(params, indent=2) + "\n")
         command = self.campaign.objective.trial_command(
             paths, seed=self.campaign.seed + number, campaign_dir=self.directory)
-        future = self._trial_app(command, str(paths.trial_dir), self._trial_env(),
-                                 str(paths.result))
+        future = self._launch(command, paths)
         self.inflight[number] = InFlight(number, future, paths, time.time())
+
+    def _launch(self, command: list[str], paths: TrialPaths) -> concurrent.futures.Future:
+        """Submit one trial to Parsl: the plain app, or the MPI one for multi-rank sites."""
+        if getattr(self.site, "mpi", False):
+            from workflows.apps import mpi_trial_app  # the multi-rank variant (sites' part)
+
+            return mpi_trial_app(command, str(paths.trial_dir), self._trial_env(),
+                                 str(paths.result), self.site.launch_prefix,
+                                 parsl_resource_specification=self.site.resource_specification())
+        return self._trial_app(command, str(paths.trial_dir), self._trial_env(),
+                               str(paths.result))
 
     def _trial_env(self) -> dict[str, str]:
         env = {k: str(v) for k, v in self.site.trial_env().items()}

@@ -95,8 +95,21 @@ def find(directory: Path) -> list[psutil.Process]:
     return found
 
 
-def reap(directory: Path, timeout: float = 5.0) -> int:
-    """End the campaign's leftover processes: SIGTERM, then SIGKILL. Returns how many."""
+def reap(directory: Path, timeout: float = 5.0, rounds: int = 3) -> int:
+    """End the campaign's leftover processes: SIGTERM, then SIGKILL. Returns how many.
+
+    A few rounds, because a worker that dies can leave a child that is only now visible.
+    """
+    total = 0
+    for _ in range(rounds):
+        ended = _reap_once(directory, timeout)
+        total += ended
+        if not ended:
+            break
+    return total
+
+
+def _reap_once(directory: Path, timeout: float) -> int:
     processes = find(directory)
     for process in processes:
         try:

@@ -56,8 +56,13 @@ def open_storage(url: str, read_only: bool = False) -> optuna.storages.RDBStorag
         storage = optuna.storages.RDBStorage(
             url, engine_kwargs=engine_kwargs, skip_table_creation=read_only
         )
-    except (sqlalchemy.exc.SQLAlchemyError, ImportError) as err:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+    except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError,
+            ImportError) as err:
+        cause = err.__cause__ or err
+        first = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+        if read_only:
+            raise UserError(f"cannot read storage {url} ({first}); if the campaign is being "
+                            "created, try again in a moment") from err
         raise UserError(f"cannot open storage {url}: {first}; check the path or URL") from err
     if is_sqlite:
         event.listen(storage.engine, "connect", _on_connect(read_only))

@@ -14,7 +14,8 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -22,7 +23,7 @@ from kernels import keys as _keys
 from kernels.coordinate_set import CoordinateSet, grid_shape_at
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class KernelMap:
     in_idx: torch.Tensor
     out_idx: torch.Tensor
@@ -31,6 +32,9 @@ class KernelMap:
     n_out: int
     # Offset whose pairs are (i, i) for every row; kept implicit (a plain matmul, no gather).
     identity: int | None = None
+    # Derived structures (row-sorted reduction matrices, the transposed map), built once and
+    # shared with the transposed map, which holds the same index tensors.
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     @property
     def volume(self) -> int:
@@ -46,8 +50,11 @@ class KernelMap:
 
     def transposed(self) -> KernelMap:
         """The same pairs read backwards (output rows become input rows)."""
-        return KernelMap(self.out_idx, self.in_idx, self.bounds, self.n_out, self.n_in,
-                         self.identity)
+        key = ("transposed", id(self))
+        if key not in self.memo:
+            self.memo[key] = KernelMap(self.out_idx, self.in_idx, self.bounds, self.n_out,
+                                       self.n_in, self.identity, self.memo)
+        return self.memo[key]
 
 
 def kernel_offsets(kernel: Sequence[int]) -> list[tuple[int, ...]]:

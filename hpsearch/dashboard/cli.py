@@ -7,6 +7,7 @@ import socket
 import sys
 from pathlib import Path
 
+from hpsearch.errors import UserError
 from hpsearch.locate import locate_campaign
 
 # Kept in step with hpsearch.dashboard.report.MAX_DETAILS; the web stack is imported only
@@ -45,11 +46,15 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_dashboard(args: argparse.Namespace) -> int:
-    from hpsearch.dashboard.campaign_reader import CampaignReader
-    from hpsearch.dashboard.server import check_host, start_dashboard
+    from hpsearch.dashboard.loopback import check_host
 
-    check_host(args.host, args.allow_remote)  # before touching the database
-    reader = CampaignReader(locate_campaign(args.campaign), study_name=args.study)
+    # Mistakes first, before the web stack loads or the database opens.
+    check_host(args.host, args.allow_remote)
+    location = locate_campaign(args.campaign)
+    from hpsearch.dashboard.campaign_reader import CampaignReader
+    from hpsearch.dashboard.server import start_dashboard
+
+    reader = CampaignReader(location, study_name=args.study)
     dashboard = start_dashboard(reader, host=args.host, port=args.port,
                                 allow_remote=args.allow_remote)
     port = dashboard.server.port
@@ -68,10 +73,13 @@ def run_dashboard(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
+    location = locate_campaign(args.campaign)
+    if not args.output.expanduser().parent.is_dir():
+        raise UserError(f"cannot write {args.output}: its folder does not exist")
     from hpsearch.dashboard.campaign_reader import CampaignReader
     from hpsearch.dashboard.report import write_report
 
-    reader = CampaignReader(locate_campaign(args.campaign), study_name=args.study)
+    reader = CampaignReader(location, study_name=args.study)
     out = write_report(reader, args.output, max_details=max(args.max_trial_pages, 0))
     print(f"wrote {out}", file=sys.stdout, flush=True)
     return 0

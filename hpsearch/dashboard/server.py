@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import ipaddress
-import socket
 import threading
 from dataclasses import dataclass
 
@@ -12,6 +10,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from hpsearch.dashboard.app import create_app, new_token
 from hpsearch.dashboard.campaign_reader import CampaignReader
+from hpsearch.dashboard.loopback import check_host
 from hpsearch.errors import UserError
 
 
@@ -20,27 +19,6 @@ class _QuietHandler(WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
-
-
-def is_loopback(host: str) -> bool:
-    """True when every address ``host`` names is a loopback address."""
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError:
-        return False
-    return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
-
-
-def check_host(host: str, allow_remote: bool) -> None:
-    if not allow_remote and not is_loopback(host):
-        raise UserError(
-            f"--host {host} would let other machines reach the dashboard: keep the default "
-            "127.0.0.1 and use an SSH tunnel, or add --allow-remote if that is really wanted"
-        )
 
 
 @dataclass

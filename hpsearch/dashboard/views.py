@@ -7,6 +7,7 @@ show identical numbers.
 from __future__ import annotations
 
 import math
+import warnings
 from collections import Counter, defaultdict
 from datetime import datetime
 from pathlib import Path
@@ -255,7 +256,10 @@ def importance(snap: Snapshot) -> dict[str, Any]:
         # Optuna's evaluators take a study: an in-memory copy keeps the campaign untouched.
         study.add_trials(complete)
         try:
-            values = optuna.importance.get_param_importances(study)
+            with warnings.catch_warnings():
+                # "few trials in a regime" warnings: the page says how many trials it used.
+                warnings.simplefilter("ignore")
+                values = optuna.importance.get_param_importances(study)
             result["importances"] = {k: finite(float(v)) for k, v in values.items()}
         except (ValueError, RuntimeError) as exc:
             result["note"] = f"importance not available: {exc}"

@@ -22,9 +22,19 @@ from .event import (
 )
 from .generator import generate_event, generate_events
 from .larcv3 import Larcv3Dataset
-from .loader import Batch, SparseLoader, collate
 from .sparse_dataset import SparseDataset
 from .writer import write_dataset
+
+_LAZY = {"Batch", "SparseLoader", "collate"}  # they need torch: import it only when used
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        from . import loader
+
+        return getattr(loader, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "KINDS", "NUM_PLANES", "ORIGIN_CLASSES", "PARTICLE_CLASSES", "SEMANTIC_CLASSES", "TASKS",

@@ -13,13 +13,14 @@ from .writer import write_dataset
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m models.data",
-        description="Generate seeded synthetic LArTPC events into an HDF5 file.")
+        description="Generate seeded synthetic LArTPC events into an HDF5 file.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--kind", choices=KINDS, default="2d",
                         help="2d: three wire-plane images; 3d: voxels")
     parser.add_argument("--task", choices=TASKS, default="segmentation",
                         help="segmentation: neutrino + cosmics; classification: one particle")
     parser.add_argument("--events", type=int, default=1000, help="number of events")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="same seed, same file")
     parser.add_argument("--size", type=int, default=DEFAULT_SIZE,
                         help="voxels (pixels) per side of the cube (plane image)")
     parser.add_argument("--out", required=True, help="output HDF5 file")

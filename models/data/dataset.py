@@ -10,7 +10,9 @@ from .larcv3 import Larcv3Dataset, is_larcv3
 from .sparse_dataset import FORMAT, SparseDataset
 
 
-def open_dataset(path: str | os.PathLike[str], **larcv3_options: str) -> SparseDataset | Larcv3Dataset:
+def open_dataset(
+    path: str | os.PathLike[str], **larcv3_options: str
+) -> SparseDataset | Larcv3Dataset:
     """``larcv3_options``: ``producer`` / ``label_producer`` for larcv3 files."""
     with open_hdf5(path) as f:
         own = f.attrs.get("format") == FORMAT

@@ -104,7 +104,8 @@ class Larcv3Dataset:
         self.semantic_classes = SEMANTIC_CLASSES
         self.particles = np.full(n, -1, np.int64)
 
-    def _load_index(self, group_name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, h5py.Dataset]:
+    def _load_index(self, group_name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                     h5py.Dataset]:
         group = self._file["Data"][group_name]
         missing = [f for f in _FIELDS if f not in group]
         if missing:

@@ -12,6 +12,7 @@ assembled by a background thread, ``prefetch`` ahead of the consumer.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections.abc import Iterator, Sequence
@@ -21,6 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from .dataset import open_dataset
 from .event import Event
 
 
@@ -89,7 +91,7 @@ def collate(events: Sequence[Event], indices: Sequence[int], kind: str,
 class SparseLoader:
     def __init__(
         self,
-        dataset: EventSource,
+        dataset: EventSource | str | os.PathLike[str],
         batch_size: int,
         shuffle: bool = True,
         seed: int = 0,
@@ -98,6 +100,8 @@ class SparseLoader:
         drop_last: bool = False,
         prefetch: int = 2,
     ) -> None:
+        if isinstance(dataset, str | os.PathLike):
+            dataset = open_dataset(dataset)
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         if world_size < 1 or not 0 <= rank < world_size:

@@ -25,6 +25,8 @@ from .track_list import TrackList, Tracks
 from .walker import Walked
 
 CONVERSION_CM = 9.0 / 7.0 * RADIATION_LENGTH_CM
+CRITICAL_MEV = 32.0  # liquid argon
+_PROFILE_B = 0.5
 _BRANCH_SHARE, _FRAGMENT_SHARE, _COMPTON_SHARE = 0.5, 0.35, 0.1
 
 
@@ -56,15 +58,19 @@ def plan_showers(scene: Scene) -> ShowerPlan | None:
                      ELECTRON_SP, SHOWER, origin, rank, event, charge_scale=pair, pin=True)
     rest = np.maximum(energy - trunk_cm * MIP_MEV_PER_CM * pair, 0.0)
 
-    n1 = np.clip(np.rint(rest / 40.0), 1, 14).astype(np.int64)
+    n1 = np.clip(np.rint(rest / 20.0), 1, 24).astype(np.int64)
     owner = np.repeat(np.arange(s), n1)
     first = np.cumsum(n1) - n1
     lead = np.zeros(owner.size, bool)
     lead[first] = True  # the primary electron carrying on from the trunk's end
     length_cm = (_BRANCH_SHARE * rest / MIP_MEV_PER_CM / n1)[owner] * rng.uniform(
         0.5, 1.5, owner.size)
+    # longitudinal profile dE/dt ~ t^(a-1) exp(-b t), t in X0, maximum at ln(E/Ec) + C
+    t_max = np.maximum(np.log(np.maximum(rest, 1.0) / CRITICAL_MEV) + np.where(photon, 0.5, -0.5),
+                       0.3)
+    shape = 1.0 + _PROFILE_B * t_max
     depth_cm = trunk_cm[owner] + np.where(
-        lead, 0.0, rng.gamma(2.0, 0.35 * RADIATION_LENGTH_CM, owner.size))
+        lead, 0.0, RADIATION_LENGTH_CM / _PROFILE_B * rng.gamma(shape[owner]))
     a = axis[owner]
     lateral = rng.standard_normal((owner.size, 3))
     lateral -= np.sum(lateral * a, axis=1, keepdims=True) * a
@@ -80,7 +86,8 @@ def plan_showers(scene: Scene) -> ShowerPlan | None:
     c_owner = np.repeat(np.arange(s), n_c)
     if c_owner.size:
         c_axis = axis[c_owner]
-        depth = trunk_cm[c_owner] + rng.gamma(2.5, 0.5 * RADIATION_LENGTH_CM, c_owner.size)
+        depth = trunk_cm[c_owner] + RADIATION_LENGTH_CM / _PROFILE_B * rng.gamma(
+            shape[c_owner] + 0.5)
         spread = rng.standard_normal((c_owner.size, 3)) * 0.4 * MOLIERE_RADIUS_CM
         centres = begin[c_owner] + (c_axis * depth[:, None] + spread) / pitch
         scene.add_blips(centres, blip_energies(rng, c_owner.size), LOW_ENERGY, origin[c_owner],

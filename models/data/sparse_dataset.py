@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
+import h5py
 import numpy as np
 
 from .errors import DataFileError
@@ -34,49 +36,77 @@ from .hdf5_file import GENERATE_HINT, open_hdf5
 
 FORMAT = "hpsearch-sparse"
 VERSION = 1
-CHUNK_ROWS = 1 << 16
+CHUNK_ROWS = 1 << 14  # ~2-5 events: small enough for lazy random access
 PER_VOXEL = ("coords", "values", "semantic", "origin")
 
 
-class SparseDataset:
-    """Events of a file in the layout above, loaded into memory once (files are written
-    for one campaign and read by many trials, so a load per trial process is cheap)."""
+IN_MEMORY_LIMIT = 2 << 30  # bytes of voxel arrays kept in memory; larger files are read lazily
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+
+class SparseDataset:
+    """Events of a file in the layout above.
+
+    By default the voxel arrays are loaded into memory once, in their compact on-disk
+    types, when they take at most IN_MEMORY_LIMIT bytes (files are written once per
+    campaign and read by many trials, so one read per trial process is cheap); larger
+    files, or ``in_memory=False``, are read event by event.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], in_memory: bool | None = None) -> None:
         self.path = Path(path)
-        with open_hdf5(self.path) as f:
-            if f.attrs.get("format") != FORMAT:
-                raise DataFileError(
-                    f"data file {self.path} is not in the {FORMAT} layout: {GENERATE_HINT}")
-            if int(f.attrs.get("version", -1)) > VERSION:
-                raise DataFileError(f"data file {self.path} has layout version "
-                                    f"{f.attrs['version']}, newer than this reader ({VERSION})")
-            try:
-                self.kind = str(f.attrs["kind"])
-                self.task = str(f.attrs["task"])
-                self.size = int(f.attrs["size"])
-                self.spatial_shape = tuple(int(s) for s in f.attrs["spatial_shape"])
-                self.seed = int(f.attrs["seed"])
-                self.semantic_classes = tuple(json.loads(f.attrs["semantic_classes"]))
-                self.particle_classes = tuple(json.loads(f.attrs["particle_classes"]))
-                self._offsets = f["offsets"][()].astype(np.int64)
-                self._coords = f["coords"][()].astype(np.int32)
-                self._values = f["values"][()].astype(np.float32)
-                self._semantic = f["semantic"][()].astype(np.int64)
-                self._origin = f["origin"][()].astype(np.int64)
-                self.particles = f["particle"][()].astype(np.int64)
-            except (KeyError, OSError, ValueError, TypeError) as exc:
-                raise DataFileError(
-                    f"data file {self.path} is incomplete or corrupt ({_short(exc)}): "
-                    f"regenerate it or {GENERATE_HINT}") from None
+        f = open_hdf5(self.path)
+        try:
+            self._read_header(f)
+            arrays = [f[name] for name in PER_VOXEL]
+            size = sum(a.size * a.dtype.itemsize for a in arrays)
+            self.in_memory = size <= IN_MEMORY_LIMIT if in_memory is None else in_memory
+            if self.in_memory:
+                self._arrays = [a[()] for a in arrays]
+                f.close()
+                self._file = None
+            else:
+                self._arrays = arrays
+                self._file = f
+        except (KeyError, OSError, ValueError, TypeError) as exc:
+            f.close()
+            if isinstance(exc, DataFileError):
+                raise
+            raise DataFileError(
+                f"data file {self.path} is incomplete or corrupt ({_short(exc)}): "
+                f"regenerate it or {GENERATE_HINT}") from None
+        self._lock = threading.Lock()  # one h5py handle shared by loader threads
+        self.num_planes = NUM_PLANES if self.kind == "2d" else 1
+
+    def _read_header(self, f: h5py.File) -> None:
+        if f.attrs.get("format") != FORMAT:
+            raise DataFileError(
+                f"data file {self.path} is not in the {FORMAT} layout: {GENERATE_HINT}")
+        if int(f.attrs.get("version", -1)) > VERSION:
+            raise DataFileError(f"data file {self.path} has layout version "
+                                f"{f.attrs['version']}, newer than this reader ({VERSION})")
+        self.kind = str(f.attrs["kind"])
+        self.task = str(f.attrs["task"])
+        self.size = int(f.attrs["size"])
+        self.spatial_shape = tuple(int(s) for s in f.attrs["spatial_shape"])
+        self.seed = int(f.attrs["seed"])
+        self.semantic_classes = tuple(json.loads(f.attrs["semantic_classes"]))
+        self.particle_classes = tuple(json.loads(f.attrs["particle_classes"]))
+        self._offsets = f["offsets"][()].astype(np.int64)
+        self.particles = f["particle"][()].astype(np.int64)
         n = len(self.particles)
-        if self._offsets.shape != (n + 1,) or self._offsets[-1] != len(self._values):
+        rows = f["values"].shape[0]
+        if self._offsets.shape != (n + 1,) or self._offsets[-1] != rows or any(
+                f[name].shape[0] != rows for name in PER_VOXEL):
             raise DataFileError(f"data file {self.path} is inconsistent (offsets do not match "
                                 f"the voxel arrays): regenerate it or {GENERATE_HINT}")
-        self.num_planes = NUM_PLANES if self.kind == "2d" else 1
 
     def __len__(self) -> int:
         return len(self.particles)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     def __getitem__(self, index: int) -> Event:
         n = len(self)
@@ -84,9 +114,15 @@ class SparseDataset:
             raise IndexError(f"event {index} out of range for {n} events")
         index %= n
         lo, hi = self._offsets[index], self._offsets[index + 1]
-        return Event(self._coords[lo:hi], self._values[lo:hi], self._semantic[lo:hi],
-                     self._origin[lo:hi], int(self.particles[index]),
-                     {"kind": self.kind, "task": self.task, "index": index})
+        if self.in_memory:
+            coords, values, semantic, origin = (a[lo:hi] for a in self._arrays)
+        else:
+            with self._lock:
+                coords, values, semantic, origin = (a[lo:hi] for a in self._arrays)
+        return Event(coords.astype(np.int32), values.astype(np.float32, copy=False),
+                     semantic.astype(np.int64), origin.astype(np.int64),
+                     int(self.particles[index]), {"kind": self.kind, "task": self.task,
+                                                  "index": index})
 
 
 def _short(exc: BaseException) -> str:

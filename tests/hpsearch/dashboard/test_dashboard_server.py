@@ -20,7 +20,7 @@ from dashboard_campaign import BEST_NUMBER, build_campaign
 
 from hpsearch.dashboard.app import TOKEN_HEADER
 from hpsearch.dashboard.campaign_reader import CampaignReader
-from hpsearch.dashboard.server import check_host, is_loopback
+from hpsearch.dashboard.loopback import check_host, is_loopback
 from hpsearch.errors import UserError
 from hpsearch.locate import locate_campaign, sqlite_url
 

@@ -40,33 +40,49 @@ def test_unknown_sampler_is_a_user_error():
         make_sampler("cma", seed=1, n_startup_trials=5)
 
 
-def _record_model_proposals(sampler):
-    """Trial numbers for which the model (not the random fallback) proposed the point."""
-    numbers: list[int] = []
-    sample_relative = sampler.sample_relative
+class _ModelUse:
+    """Whether the sampler's model (not its random start-up) ran since the last `take()`.
 
-    def recording(study, trial, search_space):
-        params = sample_relative(study, trial, search_space)
-        if params:
-            numbers.append(trial.number)
-        return params
+    TPE builds its Parzen estimators only to propose from the model (`ask_batch` may do so
+    for several trials at once); GP returns relative params only from the model.
+    """
 
-    sampler.sample_relative = recording
-    return numbers
+    def __init__(self, sampler):
+        self.used = False
+        name = (
+            "_build_parzen_estimator"
+            if isinstance(sampler, optuna.samplers.TPESampler)
+            else ("sample_relative")
+        )
+        method = getattr(sampler, name)
+
+        def recording(*args, **kwargs):
+            out = method(*args, **kwargs)
+            self.used = self.used or bool(out)
+            return out
+
+        setattr(sampler, name, recording)
+
+    def take(self):
+        used, self.used = self.used, False
+        return used
 
 
 @pytest.mark.parametrize("kind", ["tpe", "gp"])
 def test_model_takes_over_after_the_lhs(tmp_path, kind):
     n_init, n_total = 6, 9
     sampler = make_sampler(kind, seed=0, n_startup_trials=n_init)
-    model_numbers = _record_model_proposals(sampler)
+    model = _ModelUse(sampler)
     study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'c.db'}", sampler=sampler)
     design = latin_hypercube(SPACE, n_init, seed=0)
     for i, point in enumerate(design):
         study.enqueue_trial(point, user_attrs={"source": "lhs", "lhs_index": i})
     dists = SPACE.distributions()
+    model_numbers = []
     for _ in range(n_total):
         (trial,) = ask_batch(study, 1, dists)
+        if model.take():
+            model_numbers.append(trial.number)
         study.tell(trial.number, objective(trial.params))
     trials = study.get_trials()
     assert [t.params for t in trials[:n_init]] == design
@@ -77,17 +93,18 @@ def test_model_takes_over_after_the_lhs(tmp_path, kind):
 
 def test_points_asked_while_the_design_runs_come_from_the_fallback(tmp_path):
     sampler = make_sampler("tpe", seed=0, n_startup_trials=4)
-    model_numbers = _record_model_proposals(sampler)
+    model = _ModelUse(sampler)
     study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'c.db'}", sampler=sampler)
     for point in latin_hypercube(SPACE, 4, seed=0):
         study.enqueue_trial(point)
     dists = SPACE.distributions()
     first = ask_batch(study, 6, dists)  # 4 design points + 2 more with nothing finished
     assert [t.number for t in first] == list(range(6))
+    assert not model.take()
     for trial in first:
         study.tell(trial.number, objective(trial.params))
     ask_batch(study, 2, dists)
-    assert model_numbers == [6, 7]
+    assert model.take()
 
 
 def _run(study, dists, batches, ask):
@@ -166,3 +183,32 @@ def test_ask_batch_after_reopening_the_study(tmp_path):
     resumed = optuna.load_study(study_name="s", storage=url, sampler=make_sampler("tpe", 0, 2))
     trials = ask_batch(resumed, 3, dists)
     assert [t.number for t in trials] == [6, 7, 8]
+
+
+def test_large_batch_from_few_fits(tmp_path):
+    study = optuna.create_study(
+        storage=f"sqlite:///{tmp_path / 'c.db'}", sampler=make_sampler("tpe", 0, 5)
+    )
+    dists = SPACE.distributions()
+    _run(study, dists, [10] * 4, ask_batch)
+    model = _ModelUse(study.sampler)
+    fits = 0
+    build = study.sampler._build_parzen_estimator
+
+    def counting(*args, **kwargs):
+        nonlocal fits
+        fits += 1
+        return build(*args, **kwargs)
+
+    study.sampler._build_parzen_estimator = counting
+    trials = ask_batch(study, 40, dists)
+    assert model.take()
+    # Two estimators per fit; a fit serves up to a tenth as many proposals as it saw trials
+    # (40 trials: 4 proposals, ... 74 trials: 7), so 8 fits instead of 40.
+    assert fits == 2 * 8
+    assert [t.number for t in trials] == list(range(40, 80))
+    params = [t.params for t in trials]
+    assert len({tuple(sorted(p.items())) for p in params}) == 40
+    for p in params:
+        for name, dist in dists.items():
+            assert dist._contains(dist.to_internal_repr(p[name]))

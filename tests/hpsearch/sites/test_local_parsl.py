@@ -12,7 +12,6 @@ from pathlib import Path
 
 import parsl
 import pytest
-from parsl import python_app
 
 from hpsearch.sites import load_site
 from hpsearch.sites.resolve import usable_cores
@@ -106,26 +105,23 @@ def test_lost_worker_is_retried_with_the_same_parameters(local_site, tmp_path):
     assert outcome["returncode"] == 0 and outcome["result"]["status"] == "ok"
     attempts = Path(f"{mark}.attempts").read_text().splitlines()
     assert len(attempts) == 2 and attempts[0] == attempts[1]
+    assert future.task_record["try_id"] == 1  # Parsl's retry, not a new trial
 
 
 def test_a_failing_trial_is_not_retried(local_site, tmp_path):
     mark = tmp_path / "attempts"
-    outcome = _trial(local_site, tmp_path / "trial", RAISES, str(mark)).result(timeout=120)
+    future = _trial(local_site, tmp_path / "trial", RAISES, str(mark))
+    outcome = future.result(timeout=120)
     assert outcome["returncode"] == 1 and outcome["result"] is None
     assert "the trial's own bug" in outcome["log_tail"]
     assert mark.read_text().count("attempt") == 1
+    assert future.task_record["try_id"] == 0
 
 
 def test_an_error_in_the_app_is_not_retried(local_site, tmp_path):
-    # Defined here so it travels to the worker by value (test modules are not importable there).
-    @python_app(executors=["trials"])
-    def raising_app(mark: str) -> None:
-        with open(mark, "a") as handle:
-            handle.write("attempt\n")
-        raise ValueError("an error in the app itself")
-
-    mark = tmp_path / "attempts"
-    future = raising_app(str(mark))
-    with pytest.raises(ValueError, match="an error in the app itself"):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")  # the app cannot make its trial directory under a file
+    future = _trial(local_site, blocker / "trial", RAISES, str(tmp_path / "attempts"))
+    with pytest.raises(OSError):
         future.result(timeout=120)
-    assert mark.read_text().count("attempt") == 1
+    assert future.task_record["fail_count"] == 1 and future.task_record["try_id"] == 0

@@ -19,16 +19,18 @@ from models.data import (
     open_dataset,
     write_dataset,
 )
+from models.data.__main__ import main
 from models.data.writer import EVENTS_PER_BLOCK
 
 REPO = Path(__file__).resolve().parents[3]
 
 
-@pytest.mark.parametrize("kind", ["2d", "3d"])
-def test_round_trip(tmp_path, kind):
+@pytest.mark.parametrize("kind,in_memory", [("2d", None), ("3d", None), ("3d", False)])
+def test_round_trip(tmp_path, kind, in_memory):
     path = write_dataset(tmp_path / "d.h5", kind, 70, seed=4, size=64, progress=False)
-    ds = open_dataset(path)
-    assert isinstance(ds, SparseDataset)
+    ds = SparseDataset(path, in_memory=in_memory)
+    assert ds.in_memory is (in_memory is None)
+    assert isinstance(open_dataset(path), SparseDataset)
     assert len(ds) == 70 and ds.kind == kind and ds.task == "segmentation"
     assert ds.spatial_shape == ((64, 64) if kind == "2d" else (64, 64, 64))
     # the file holds exactly what the generator gives for the same seed, block by block
@@ -80,10 +82,10 @@ def test_killed_writer_leaves_nothing(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "models.data", "--kind", "3d", "--events", "100000",
          "--size", "64", "--out", str(target)],
-        cwd=REPO, stderr=subprocess.PIPE, text=True)
+        cwd=REPO, stderr=subprocess.PIPE)
     # wait for the first progress line: the writer is then inside the file
     assert proc.stderr is not None
-    proc.stderr.read(len("writing"))
+    assert proc.stderr.read(len(b"\rwriting")) == b"\rwriting"
     proc.kill()
     proc.wait()
     assert not target.exists()
@@ -92,13 +94,12 @@ def test_killed_writer_leaves_nothing(tmp_path):
     assert all(name.startswith(".big.h5.") and name.endswith(".partial") for name in leftovers)
 
 
-def test_command_line(tmp_path):
+def test_command_line(tmp_path, capsys):
     out = tmp_path / "cli.h5"
-    done = subprocess.run(
-        [sys.executable, "-m", "models.data", "--kind", "2d", "--task", "classification",
-         "--events", "6", "--seed", "3", "--size", "32", "--out", str(out), "--quiet"],
-        cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
+    code = main(["--kind", "2d", "--task", "classification", "--events", "6", "--seed", "3",
+                 "--size", "32", "--out", str(out), "--quiet"])
+    assert code == 0
+    assert capsys.readouterr().out.strip() == str(out)
     ds = open_dataset(out)
     assert len(ds) == 6 and ds.task == "classification"
 
@@ -107,13 +108,13 @@ def test_command_line(tmp_path):
     (["--events", "0"], "--events must be at least 1"),
     (["--out", "/nonexistent-dir/x.h5"], "does not exist"),
 ])
-def test_command_line_errors(tmp_path, args, message):
+def test_command_line_errors(tmp_path, capsys, args, message):
     base = ["--events", "3", "--size", "32", "--out", str(tmp_path / "e.h5")]
-    done = subprocess.run([sys.executable, "-m", "models.data", *base, *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2
-    assert message in done.stderr
-    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert main([*base, *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_missing_file(tmp_path):

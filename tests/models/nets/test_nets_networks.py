@@ -11,6 +11,15 @@ from models.data import collate, generate_event
 SMALL = {"depth": 3, "filters": 8, "reps": 1}
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: on a shared 2-core machine, a second spinning thread only waits."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def batch_of(kind: str, task: str, events: int, size: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     sample = [generate_event(kind, rng, size=size, task=task) for _ in range(events)]

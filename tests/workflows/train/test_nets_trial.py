@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from workflows import train
 
@@ -15,7 +16,17 @@ REPO = Path(__file__).resolve().parents[3]
 TINY = {"depth": 3, "filters": 4, "reps": 1, "batch_size": 2, "warmup_steps": 1}
 
 
-def trial_env(threads: int = 2) -> dict[str, str]:
+@pytest.fixture(autouse=True)
+def one_thread(monkeypatch):
+    """One torch thread (also for in-process trials): on a shared 2-core machine, a second
+    spinning thread only waits."""
+    before = torch.get_num_threads()
+    monkeypatch.setenv("HPSEARCH_INTRA_OP_THREADS", "1")
+    yield
+    torch.set_num_threads(before)
+
+
+def trial_env(threads: int = 1) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env["HPSEARCH_INTRA_OP_THREADS"] = str(threads)
@@ -101,7 +112,7 @@ def test_trial_end_to_end(tmp_path, seg_data):
     for name in ("wall_time_s", "peak_memory_mb", "hostname", "images_per_s", "threads"):
         assert result[name] is not None
     assert result["ranks"] == 1 and result["steps"] == 4
-    assert result["threads"]["torch_intra_op_threads"] == 2
+    assert result["threads"]["torch_intra_op_threads"] == 1
     assert len(result["confusion_matrix"]) == 5
     lines = progress_lines(tmp_path)
     assert [line["step"] for line in lines] == [1, 2]
@@ -133,7 +144,7 @@ def test_diverging_loss_fails_the_trial_with_a_reason(tmp_path, seg_data):
 def test_two_rank_trial_only_rank_zero_writes(tmp_path, seg_data):
     argv = args_for(tmp_path, seg_data, TINY, "--checkpoint", str(tmp_path / "model.pt"))
     done = subprocess.run(["mpiexec", "-n", "2", sys.executable, "-m", "workflows.train", *argv],
-                          env=trial_env(threads=1), capture_output=True, text=True, timeout=240)
+                          env=trial_env(), capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["status"] == "ok" and result["ranks"] == 2
