@@ -55,7 +55,8 @@ def main() -> None:
     torch.set_num_threads(1)
     generate_events("2d", np.random.default_rng(0), 4, size=args.size)  # warm-up
 
-    print(f"size {args.size}, {args.events} events per row, 1 thread, segmentation events")
+    print(f"size {args.size}, {args.events} events per row, 1 thread, segmentation events; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(
         f"{'kind':4} {'mode':>10} {'cpu ev/s':>9} {'wall ev/s':>9} {'target':>7} "
         f"{'cpu/target':>10} {'occupancy':>10}"

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -385,28 +383,41 @@ def dense_probe(kind: str, label: str, device_name: str, repeats: int) -> dict:
             net.zero_grad(set_to_none=True)
             loss.backward()
 
+    seconds = median_time(step, repeats, device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
-    else:
-        base = _rss()
-    seconds = median_time(step, repeats, device)
-    if device.type == "cuda":
+        step()
         peak = torch.cuda.max_memory_allocated() - base
     else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
+        peak = cpu_peak_bytes(step)
     return {"time": seconds, "peak_bytes": max(peak, 0)}
 
 
-def _rss() -> int:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+def cpu_peak_bytes(step: Callable[[], object]) -> int:
+    """Peak of the bytes torch holds during ``step`` beyond what it held before.
+
+    The profiler records each operator's own allocations and frees in order; the running
+    sum of those is the memory held, and its maximum is the step's peak.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        step()
+    events = sorted(prof.events(), key=lambda e: e.time_range.start)
+    held = peak = 0
+    for event in events:
+        held += event.self_cpu_memory_usage
+        peak = max(peak, held)
+    return peak
 
 
 def dense_table(args: argparse.Namespace, device: torch.device) -> list[dict]:
     rows = []
     cases = QUICK_DENSE_CASES if args.quick else DENSE_CASES
     for label, _dim, size, _sites, _images in cases:
+        if args.max_dense_size and size > args.max_dense_size:
+            continue
         result = {"case": label}
         for kind in ("sparse", "dense"):
             repeats = args.repeats if (kind == "sparse" or size <= 128 or args.quick) else 1
@@ -460,6 +471,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", choices=["conv", "dense"], default=None, help="run one table only"
     )
+    parser.add_argument("--max-dense-size", type=int, default=0,
+                        help="skip sparse-vs-dense cases with a larger grid (0: run all)")
     parser.add_argument("--probe", choices=["sparse", "dense"], help=argparse.SUPPRESS)
     parser.add_argument("--probe-case", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

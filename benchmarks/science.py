@@ -46,10 +46,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="torch threads of the trial")
     parser.add_argument("--workdir", type=Path, default=None, help="keep data and results here")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda", "xpu"),
+                        help="where the trials train (default: %(default)s; the target is "
+                             "about CPU cores)")
     return parser.parse_args()
 
 
-def steps_for(model: str, data: Path, minutes: float, threads: int) -> tuple[int, float]:
+def steps_for(model: str, data: Path, minutes: float, threads: int,
+              device: str) -> tuple[int, float]:
     """Optimiser steps that fit ``minutes``, from 4 timed steps after 2 warm-up steps."""
     import torch
 
@@ -61,7 +65,8 @@ def steps_for(model: str, data: Path, minutes: float, threads: int) -> tuple[int
     torch.set_num_threads(threads)
     hparams = dict(MODEL_DEFAULTS[model])
     trainer = Trainer(build_model(model, hparams), MODEL_TASKS[model]["task"],
-                      MODEL_TASKS[model]["views"], hparams, Communicator(), total_steps=100)
+                      MODEL_TASKS[model]["views"], hparams, Communicator(), total_steps=100,
+                      device=device)
     loader = SparseLoader(open_dataset(data), hparams["batch_size"], prefetch=0)
     times = []
     for index, batch in enumerate(loader):
@@ -75,16 +80,19 @@ def steps_for(model: str, data: Path, minutes: float, threads: int) -> tuple[int
     return max(EPOCHS, int(0.8 * minutes * 60 / per_step)), per_step
 
 
-def run_trial(model: str, data: Path, out: Path, steps: int, threads: int,
-              seed: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def run_trial(model: str, data: Path, out: Path, steps: int, threads: int, seed: int,
+              device: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     out.mkdir(parents=True, exist_ok=True)
+    for name in ("result.json", "progress.jsonl"):
+        (out / name).unlink(missing_ok=True)
     (out / "params.json").write_text("{}")  # the defaults
     env = dict(os.environ, HPSEARCH_INTRA_OP_THREADS=str(threads), HPSEARCH_INTER_OP_THREADS="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     command = [sys.executable, "-m", "workflows.train", "--params", str(out / "params.json"),
                "--out", str(out / "result.json"), "--progress", str(out / "progress.jsonl"),
                "--model", model, "--data", str(data), "--epochs", str(EPOCHS),
-               "--steps-per-epoch", str(max(1, steps // EPOCHS)), "--seed", str(seed)]
+               "--steps-per-epoch", str(max(1, steps // EPOCHS)), "--seed", str(seed),
+               "--device", device]
     print("  $ " + " ".join(command[1:]), flush=True)
     subprocess.run(command, env=env, check=True)
     result = json.loads((out / "result.json").read_text())
@@ -106,8 +114,8 @@ def main() -> int:
     seg_events, cls_events = (150, 300) if args.quick else (2000, 5000)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="science-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    print(f"science benchmark: {'quick' if args.quick else 'full'}, {args.threads} threads, "
-          f"work in {workdir}")
+    print(f"science benchmark: {'quick' if args.quick else 'full'}, {args.device}, "
+          f"{args.threads} threads, work in {workdir}")
 
     seg_data = workdir / "seg2d.h5"
     cls_data = workdir / "cls2d.h5"
@@ -121,10 +129,11 @@ def main() -> int:
           f"of 512x512) in {time.time() - started:.0f} s; 20 % of each held out")
 
     print(f"\n[1] uresnet2d, defaults, budget {seg_minutes:g} min")
-    steps, per_step = steps_for("uresnet2d", seg_data, seg_minutes, args.threads)
+    steps, per_step = steps_for("uresnet2d", seg_data, seg_minutes, args.threads,
+                                args.device)
     print(f"  {per_step:.3f} s/step measured -> {steps} steps")
     seg, seg_progress = run_trial("uresnet2d", seg_data, workdir / "uresnet2d", steps,
-                                  args.threads, args.seed)
+                                  args.threads, args.seed, args.device)
     print(f"  {'epoch':>5} {'time s':>7} {'ICPF mean %':>11} {'ICPF p90 %':>10} "
           f"{'accuracy %':>10} {'mean IoU %':>10}")
     for line in seg_progress:
@@ -133,7 +142,7 @@ def main() -> int:
               f"{percent(m['icpf_p90']):>10} {percent(m['accuracy']):>10} "
               f"{percent(m['mean_iou']):>10}")
     m = seg["metrics"]
-    print(f"  per-class IoU %: " + ", ".join(
+    print("  per-class IoU %: " + ", ".join(
         f"{name} {percent(m[f'iou_{name}']).strip()}"
         for name in ("shower", "track", "michel", "delta", "low_energy")))
     target = "met" if m["icpf_mean"] <= 0.03 and seg["wall_time_s"] <= 15 * 60 else "NOT met"
@@ -143,10 +152,11 @@ def main() -> int:
           f"target (mean <= 3 % in <= 15 min) {target}")
 
     print(f"\n[2] resnet2d, defaults, budget {cls_minutes:g} min")
-    steps, per_step = steps_for("resnet2d", cls_data, cls_minutes, args.threads)
+    steps, per_step = steps_for("resnet2d", cls_data, cls_minutes, args.threads,
+                                args.device)
     print(f"  {per_step:.3f} s/step measured -> {steps} steps")
     cls, _ = run_trial("resnet2d", cls_data, workdir / "resnet2d", steps, args.threads,
-                       args.seed)
+                       args.seed, args.device)
     m = cls["metrics"]
     print(f"  {'class':<9} {'ours %':>7} {'MicroBooNE %':>12} {'ratio':>6}")
     for name, theirs in MICROBOONE.items():

@@ -35,9 +35,8 @@ def ask_batch(
     """`k` new RUNNING trials of `study`, each with every parameter of `distributions` set.
 
     Enqueued (WAITING) trials come first with their fixed parameters; the rest are proposed
-    by `study.sampler` from one snapshot of the study. Use it for every ask of a study: the
-    sampler then only ever sees the in-memory view (Optuna's samplers remember the one study
-    they serve).
+    by `study.sampler` from one snapshot of the study. The driver must be the only process
+    asking this study while the call runs.
     """
     if k <= 0:
         return []

@@ -21,14 +21,20 @@ MODELS = {
     "resnet2d": ("2d", "classification"),
     "resnet3d": ("3d", "classification"),
 }
-DEFAULT_METRIC = "val_loss"
+# The train trial's own defaults, both minimised.
+DEFAULT_METRIC = {"segmentation": "icpf_mean", "classification": "error_rate"}
 # option: (default, type, what it means)
 OPTIONS: dict[str, tuple[Any, type, str]] = {
     "data": ("", str, "an existing dataset file; empty: generate one per campaign"),
     "events": (256, int, "events generated for the campaign's dataset"),
     "epochs": (3, int, "training epochs per trial"),
     "steps_per_epoch": (20, int, "optimizer steps per epoch"),
+    "size": (0, int, "pixels (voxels) per side of generated events; 0: the generator's default"),
 }
+
+
+def default_metric(model: Any) -> str:
+    return DEFAULT_METRIC[MODELS[model][1]] if model in MODELS else "objective"
 
 
 def validate(model: Any, options: dict[str, Any]) -> dict[str, Any]:
@@ -39,8 +45,10 @@ def validate(model: Any, options: dict[str, Any]) -> dict[str, Any]:
     resolved: dict[str, Any] = {}
     for key, (default, kind, _) in OPTIONS.items():
         value = options.get(key, default)
-        if kind is int and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise UserError(f"objective.{key}: must be a positive integer, got {value!r}")
+        least = 0 if key == "size" else 1
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int)
+                            or value < least):
+            raise UserError(f"objective.{key}: must be an integer >= {least}, got {value!r}")
         if kind is str and not isinstance(value, str):
             raise UserError(f"objective.{key}: must be a string (a file path), got {value!r}")
         resolved[key] = value
@@ -72,10 +80,13 @@ def prepare_data(model: str, options: dict[str, Any], seed: int, campaign_dir: P
         raise UserError(f"objective.data: {path} does not exist; give an existing dataset file")
     kind, task = MODELS[model]
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
+    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
     log(f"generating {options['events']} {kind} {task} events into {path}")
     cmd = [sys.executable, "-m", "models.data", "--kind", kind, "--task", task,
-           "--events", str(options["events"]), "--seed", str(seed), "--out", str(partial)]
+           "--events", str(options["events"]), "--seed", str(seed), "--out", str(partial),
+           "--quiet"]
+    if options.get("size"):
+        cmd += ["--size", str(options["size"])]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]

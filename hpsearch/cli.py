@@ -137,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hpsearch: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `hpsearch best ... | head`: the reader left; not an error of ours.
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import json
 import math
 import os
 import signal
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,12 +27,13 @@ from optuna.trial import TrialState
 
 from hpsearch import leftovers
 from hpsearch.campaign import Campaign
-from hpsearch.objective import TrialPaths
+from hpsearch.objective import TrialPaths, describe
 from hpsearch.progress_line import ProgressLine, eta, format_duration
 from hpsearch.study_view import StudyView
 
 POLL_S = 0.25  # how long the loop sleeps when nothing happens
-PROGRESS_POLL_S = 1.0  # how often the progress files of running trials are read
+PROGRESS_POLL_S = 1.0  # how often the progress files of running trials are read ...
+PROGRESS_READS_PER_S = 200  # ... at most: thousands of trials must not hammer a shared filesystem
 
 
 @dataclass
@@ -75,27 +77,34 @@ class Driver:
         from workflows.apps import trial_app  # imports Parsl's app machinery only when driving
 
         self._trial_app = trial_app
+        if self.remaining() == 0:
+            self.display.event(self._summary("budget already met"))
+            return 0
         previous = {sig: signal.signal(sig, self._on_signal)
                     for sig in (signal.SIGINT, signal.SIGTERM)}
         deadline = (self.started + self.campaign.budget.wall_time_s
                     if self.campaign.budget.wall_time_s else None)
-        if self.remaining() == 0:
-            self.display.event(self._summary("budget already met"))
-            return 0
         config = self.site.parsl_config(str(self.directory / "parsl"))
         # Ctrl-C on a terminal signals the whole process group. Parsl's interchange must not
         # die of it (its shutdown would then wait forever), so the threads that start Parsl's
         # processes block SIGINT, and the processes inherit the block; only the driver hears it.
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
-            with parsl.load(config):
+            with parsl.load(config) as dfk:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+                interchanges = [executor.interchange_proc for executor in dfk.executors.values()
+                                if getattr(executor, "interchange_proc", None) is not None]
+                leftovers.record_helpers(self.directory, [p.pid for p in interchanges])
                 while True:
                     self._collect(block=False)
                     if self.stop_reason is None and deadline and time.monotonic() >= deadline:
                         self.stop_reason = "budget.wall_time reached"
                     if self.stop_reason is not None:
+                        self.display.event(f"{self.stop_reason}: stopping; trials in flight are "
+                                           "recorded as interrupted")
                         self._interrupt_inflight(self.stop_reason)
+                        if any(p.poll() is not None for p in interchanges):
+                            self._exit_without_parsl()
                         break
                     self._poll_progress()
                     self._fill_slots()
@@ -118,11 +127,24 @@ class Driver:
         self.display.event(self._summary("budget met"))
         return 0
 
+    def _exit_without_parsl(self) -> None:
+        """The interchange died with the driver's process group (a batch system's SIGTERM to
+        the whole job): Parsl's shutdown would wait for it forever. Everything is recorded,
+        so end the campaign's processes and leave."""
+        self.display.event("Parsl's interchange is gone; ending its workers and trials directly")
+        leftovers.reap(self.directory)
+        leftovers.release(self.directory)
+        self.display.event(f"stopped ({self.stop_reason}); "
+                           f"continue with: hpsearch resume {self.directory}")
+        self.display.close()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+
     def _on_signal(self, signum: int, _frame: Any) -> None:
+        # Only a flag: writing from a signal handler can collide with the loop's own output.
         if self.stop_reason is None:
             self.stop_reason = signal.Signals(signum).name
-            self.display.event(f"{self.stop_reason}: stopping; trials in flight are recorded as "
-                               "interrupted")
 
     # ---- budget ------------------------------------------------------------------------
     def remaining(self) -> int | None:
@@ -273,7 +295,8 @@ class Driver:
     # ---- intermediate values and pruning ----------------------------------------------
     def _poll_progress(self) -> None:
         now = time.monotonic()
-        if now - self._last_progress_poll < PROGRESS_POLL_S:
+        period = max(PROGRESS_POLL_S, len(self.inflight) / PROGRESS_READS_PER_S)
+        if now - self._last_progress_poll < period:
             return
         self._last_progress_poll = now
         for entry in self.inflight.values():
@@ -339,6 +362,8 @@ def drive(campaign: Campaign, site: Any, directory: Path, storage: optuna.storag
         sampler = make_sampler(campaign.sampler, campaign.seed, campaign.n_init)
         view = StudyView(storage, campaign.name, sampler, make_pruner(campaign.pruner))
         display = display or ProgressLine()
+        display.event(f"campaign {campaign.name} in {directory}: {describe(campaign.objective)}; "
+                      f"site {getattr(site, 'name', '?')}, {concurrency} trials in flight")
         campaign.objective.prepare(directory, campaign.seed, log=display.event)
         return Driver(campaign, site, directory, view, concurrency, display).run()
     finally:

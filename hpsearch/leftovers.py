@@ -3,9 +3,10 @@
 Parsl's interchange does not notice that the driver died, and its workers wait minutes for
 heartbeats before giving up; trials may keep computing. So the driver writes
 `<campaign>/driver.json` (its pid and start time) and marks every process it starts, directly
-or through Parsl, with `HPSEARCH_CAMPAIGN_DIR=<campaign>` in their environment. A later
-`launch`/`resume` refuses to start while the recorded driver lives, and otherwise ends the
-marked processes of this machine before starting its own.
+or through Parsl, with `HPSEARCH_CAMPAIGN_DIR=<campaign>` in their environment. The
+interchange renames itself, which wipes its environment as /proc shows it, so its pid is
+recorded in driver.json too. A later `launch`/`resume` refuses to start while the recorded
+driver lives, and otherwise ends those processes on this machine before starting its own.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 from pathlib import Path
 
 import psutil
@@ -33,7 +35,7 @@ def live_driver(directory: Path) -> psutil.Process | None:
         record = json.loads((directory / LOCK_FILENAME).read_text())
     except (OSError, ValueError):
         return None
-    if record.get("hostname") != socket.gethostname():
+    if record.get("hostname") != socket.gethostname() or "ended" in record:
         return None
     try:
         process = psutil.Process(int(record["pid"]))
@@ -56,21 +58,61 @@ def claim(directory: Path) -> None:
         )
     reap(directory)
     me = psutil.Process()
-    record = {"pid": me.pid, "create_time": me.create_time(), "hostname": socket.gethostname()}
-    path = directory / LOCK_FILENAME
-    tmp = path.with_name(f".{LOCK_FILENAME}.tmp")
-    tmp.write_text(json.dumps(record) + "\n")
-    os.replace(tmp, path)
+    _write(directory / LOCK_FILENAME,
+           {"pid": me.pid, "create_time": me.create_time(), "hostname": socket.gethostname()})
     # Everything started from now on (Parsl interchange, worker pools, trials) inherits it.
     os.environ[ENV_MARK] = _mark(directory)
 
 
+def record_helpers(directory: Path, pids: list[int]) -> None:
+    """Add processes (Parsl's interchange) to the driver's record, with their start times."""
+    path = directory / LOCK_FILENAME
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    helpers = record.setdefault("helpers", [])
+    for pid in pids:
+        try:
+            helpers.append([pid, psutil.Process(pid).create_time()])
+        except psutil.Error:
+            continue
+    _write(path, record)
+
+
+def recorded_helpers(directory: Path) -> list[psutil.Process]:
+    """The recorded helper processes that still run (same pid and start time)."""
+    try:
+        record = json.loads((directory / LOCK_FILENAME).read_text())
+    except (OSError, ValueError):
+        return []
+    if record.get("hostname") != socket.gethostname():
+        return []
+    alive = []
+    for pid, create_time in record.get("helpers", []):
+        try:
+            process = psutil.Process(int(pid))
+            if abs(process.create_time() - float(create_time)) <= 1.0:
+                alive.append(process)
+        except (psutil.Error, ValueError, TypeError):
+            continue
+    return alive
+
+
+def _write(path: Path, record: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(record) + "\n")
+    os.replace(tmp, path)
+
+
 def release(directory: Path) -> None:
+    """Mark the record as ended (kept: it says which processes belonged to the last run)."""
     path = directory / LOCK_FILENAME
     try:
         record = json.loads(path.read_text())
         if int(record.get("pid", -1)) == os.getpid():
-            path.unlink()
+            record["ended"] = time.time()
+            _write(path, record)
     except (OSError, ValueError):
         pass
 
@@ -83,9 +125,10 @@ def find(directory: Path) -> list[psutil.Process]:
         spared.update(p.pid for p in psutil.Process().parents())
     except psutil.Error:
         pass
-    found = []
+    found = [p for p in recorded_helpers(directory) if p.pid not in spared]
+    known = {p.pid for p in found}
     for process in psutil.process_iter(["pid"]):
-        if process.pid in spared:
+        if process.pid in spared or process.pid in known:
             continue
         try:
             if process.environ().get(ENV_MARK) == mark:
@@ -95,7 +138,7 @@ def find(directory: Path) -> list[psutil.Process]:
     return found
 
 
-def reap(directory: Path, timeout: float = 5.0, rounds: int = 3) -> int:
+def reap(directory: Path, timeout: float = 2.0, rounds: int = 3) -> int:
     """End the campaign's leftover processes: SIGTERM, then SIGKILL. Returns how many.
 
     A few rounds, because a worker that dies can leave a child that is only now visible.

@@ -96,7 +96,8 @@ class Objective:
             raise UserError(
                 f"objective.direction: must be \"minimize\" or \"maximize\", got {direction!r}"
             )
-        default_metric = builtin_trial.DEFAULT_METRIC if kind == "model" else "objective"
+        default_metric = (builtin_trial.default_metric(table["model"]) if kind == "model"
+                          else "objective")
         metric = table.get("metric", default_metric)
         if not isinstance(metric, str) or not metric:
             raise UserError(f"objective.metric: must be a metric name (string), got {metric!r}")

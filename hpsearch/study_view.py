@@ -25,6 +25,8 @@ from optuna.distributions import BaseDistribution
 from optuna.storages import BaseStorage, InMemoryStorage
 from optuna.trial import FrozenTrial, TrialState
 
+from hpsearch._tpe_batch import tpe_proposals
+
 
 @dataclass(frozen=True)
 class Asked:
@@ -92,24 +94,54 @@ class StudyView:
     # ---- writing (memory, then storage) ----------------------------------------------
     def ask(self, k: int, distributions: Mapping[str, BaseDistribution],
             user_attrs: Mapping[str, Any] | None = None) -> list[Asked]:
-        """`k` new RUNNING trials; `user_attrs` are added to each (e.g. its directory)."""
-        asked = []
-        for _ in range(k):
-            trial = self.memory.ask(dict(distributions))
-            frozen = self._memory.get_trial(trial._trial_id)
-            attrs = dict(frozen.user_attrs)
-            attrs.setdefault("source", "sampler")
-            for key, value in (user_attrs or {}).items():
-                attrs[key] = value(frozen.number) if callable(value) else value
-            for key, value in attrs.items():
-                if frozen.user_attrs.get(key) != value:
-                    self._memory.set_trial_user_attr(trial._trial_id, key, value)
-            if frozen.number in self._ids:
-                self._start_waiting(frozen, distributions, attrs)
+        """`k` new RUNNING trials; `user_attrs` are added to each (e.g. its directory).
+
+        WAITING trials go first. For the rest, TPE draws several proposals from one fit of
+        its estimators (`_tpe_batch`); other samplers, or TPE when that does not apply, are
+        asked one trial at a time, in memory.
+        """
+        asked: list[Asked] = []
+        proposals: list[dict[str, Any]] = []
+        waiting = self.waiting()
+        while len(asked) < k:
+            if not waiting and not proposals:
+                proposals = tpe_proposals(self.memory, distributions, k - len(asked))
+            if proposals:
+                memory_id = self._insert_memory(proposals.pop(0), distributions)
             else:
-                self._create_running(frozen, distributions, attrs)
-            asked.append(Asked(frozen.number, dict(frozen.params), attrs))
+                # Optuna's ask: pops the oldest WAITING trial first, else asks the sampler.
+                memory_id = self.memory.ask(dict(distributions))._trial_id
+                waiting = max(0, waiting - 1)
+            asked.append(self._start(memory_id, distributions, user_attrs))
         return asked
+
+    def _insert_memory(self, params: dict[str, Any],
+                       distributions: Mapping[str, BaseDistribution]) -> int:
+        # A proposal joins the in-memory study as a running trial: the next fit's liar.
+        template = FrozenTrial(
+            number=-1, trial_id=-1, state=TrialState.RUNNING, value=None,
+            datetime_start=datetime.datetime.now(), datetime_complete=None,
+            params=dict(params), distributions=dict(distributions), user_attrs={},
+            system_attrs={}, intermediate_values={},
+        )
+        return self._memory.create_new_trial(self._memory_id, template_trial=template)
+
+    def _start(self, memory_id: int, distributions: Mapping[str, BaseDistribution],
+               user_attrs: Mapping[str, Any] | None) -> Asked:
+        """Write a trial just started in memory through to the storage."""
+        frozen = self._memory.get_trial(memory_id)
+        attrs = dict(frozen.user_attrs)
+        attrs.setdefault("source", "sampler")
+        for key, value in (user_attrs or {}).items():
+            attrs[key] = value(frozen.number) if callable(value) else value
+        for key, value in attrs.items():
+            if frozen.user_attrs.get(key) != value:
+                self._memory.set_trial_user_attr(memory_id, key, value)
+        if frozen.number in self._ids:
+            self._start_waiting(frozen, distributions, attrs)
+        else:
+            self._create_running(frozen, distributions, attrs)
+        return Asked(frozen.number, dict(frozen.params), attrs)
 
     def _start_waiting(self, frozen: FrozenTrial, distributions: Mapping[str, BaseDistribution],
                        attrs: dict[str, Any]) -> None:

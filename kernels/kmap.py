@@ -85,8 +85,8 @@ def submanifold_map(cs: CoordinateSet, kernel: Sequence[int],
         found = (_row_search if dilation[-1] == 1 else _offset_search)(
             sorted_keys, cs.grid_shape, kernel, dilation, centre)
         for k, (rows, pos) in found.items():
-            out_rows = perm[rows]
-            in_rows = perm[pos]
+            out_rows = perm.index_select(0, rows)
+            in_rows = perm.index_select(0, pos)
             ins[k], outs[k] = in_rows, out_rows
             ins[volume - 1 - k], outs[volume - 1 - k] = out_rows, in_rows
     counts = [t.numel() for t in ins]
@@ -109,8 +109,8 @@ def _offset_search(sorted_keys: torch.Tensor, grid_shape: Sequence[int],
         query = sorted_keys + _keys.offset_delta(offset, grid_shape)
         # Queries are sorted, so the binary searches walk memory in order.
         pos = torch.searchsorted(sorted_keys, query).clamp_(max=n - 1)
-        hit = (sorted_keys[pos] == query).nonzero().squeeze(1)
-        found[k] = (hit, pos[hit])
+        hit = (sorted_keys.index_select(0, pos) == query).nonzero().squeeze(1)
+        found[k] = (hit, pos.index_select(0, hit))
     return found
 
 
@@ -132,19 +132,14 @@ def _row_search(sorted_keys: torch.Tensor, grid_shape: Sequence[int], kernel: Se
         offset = window[first]
         query = sorted_keys + _keys.offset_delta(offset, grid_shape)
         pos = torch.searchsorted(sorted_keys, query)
-        near = [padded[pos + m] - query for m in range(width)]  # key distance of candidates
-        for j in range(width):
-            k = first + j
-            if k >= centre:
-                break
-            shift = torch.zeros_like(pos)
-            hit = near[0] == j
-            for m in range(1, j + 1):
-                at_m = near[m] == j
-                hit |= at_m
-                shift += at_m * m
-            rows = hit.nonzero().squeeze(1)
-            found[k] = (rows, pos[rows] + shift[rows])
+        # Key distance of the m-th key at or after the insertion point: the neighbour at
+        # window column j sits at position pos + m exactly when that distance equals j.
+        dist = [padded.index_select(0, pos + m).sub_(query) for m in range(width)]
+        for j in range(min(width, centre - first)):
+            hits = [(dist[m] == j).nonzero().squeeze(1) for m in range(j + 1)]
+            rows = torch.cat(hits) if j else hits[0]
+            where = torch.cat([pos.index_select(0, h) + m for m, h in enumerate(hits)])
+            found[first + j] = (rows, where)
     return found
 
 
@@ -160,8 +155,8 @@ def _candidates(cs: CoordinateSet, kernel: Sequence[int], stride: Sequence[int],
     batch = cs.coords[:, 0]
     n = cs.size
     s = torch.tensor(stride, dtype=torch.int64, device=device)
-    if tuple(kernel) == tuple(stride):
-        # Non-overlapping windows: each input lies in exactly one window.
+    if tuple(kernel) == tuple(stride) and all(int(k) <= 2 for k in kernel):
+        # Non-overlapping windows without padding: each input lies in exactly one window.
         v = torch.div(grid, s, rounding_mode="floor")
         rem = grid - v * s
         code = torch.zeros(n, dtype=torch.int64, device=device)
@@ -198,9 +193,9 @@ def _candidates(cs: CoordinateSet, kernel: Sequence[int], stride: Sequence[int],
         for axis in range(1, len(offset)):
             mask = mask & valid_axis[axis][offset[axis]]
         rows = mask.nonzero().squeeze(1)
-        key = batch_term[rows]
+        key = batch_term.index_select(0, rows)
         for axis, o in enumerate(offset):
-            key = key + term_axis[axis][o][rows]
+            key += term_axis[axis][o].index_select(0, rows)
         rows_all.append(rows)
         keys_all.append(key)
         codes.append(torch.full_like(rows, code))

@@ -12,6 +12,7 @@ is one ``index_add_`` per offset, whose rows are unique within the offset, in of
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
@@ -36,8 +37,11 @@ def _reduction_matrix(index: torch.Tensor, n_rows: int, dtype: torch.dtype,
         crow = torch.zeros(n_rows + 1, dtype=torch.int64, device=index.device)
         crow[1:] = torch.cumsum(torch.bincount(index, minlength=n_rows), 0)
         values = torch.ones(index.numel(), dtype=dtype, device=index.device)
-        memo[key] = torch.sparse_csr_tensor(crow, order, values, (n_rows, index.numel()),
-                                            check_invariants=False)
+        with warnings.catch_warnings():
+            # torch flags its CSR tensors as "beta"; the product used here is long-standing.
+            warnings.simplefilter("ignore", UserWarning)
+            memo[key] = torch.sparse_csr_tensor(crow, order, values, (n_rows, index.numel()),
+                                                check_invariants=False)
     return memo[key]
 
 

@@ -141,7 +141,7 @@ def _metric_names(task: str) -> list[str]:
     confusion = np.eye(5, dtype=np.int64)
     names = (segmentation_metrics(confusion, [0.0]) if task == "segmentation"
              else classification_metrics(confusion))
-    return sorted([*names, "loss"])
+    return sorted([*names, "loss", "train_loss"])
 
 
 def _open_data(path: Path, shape: dict[str, Any]) -> Any:
@@ -299,6 +299,7 @@ class Trainer:
             segmentation_metrics,
         )
 
+        self.sync_buffers()
         self.model.eval()
         confusion = np.zeros((5, 5), dtype=np.int64)
         icpf: list[float] = []
@@ -325,6 +326,16 @@ class Trainer:
             metrics = classification_metrics(confusion)
         metrics["loss"] = loss
         return metrics, confusion.tolist()
+
+    def sync_buffers(self) -> None:
+        """Average the normalisation statistics over ranks, which each gathered on its own
+        shard, so every rank evaluates (and rank 0 saves) the same model."""
+        if self.comm.size == 1:
+            return
+        buffers = [b for b in self.model.buffers() if b.dtype.is_floating_point]
+        self.comm.allreduce_tensors_(buffers)
+        for buffer in buffers:
+            buffer.div_(self.comm.size)
 
     def state(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
@@ -404,14 +415,17 @@ def run(args: argparse.Namespace, setup: Setup, comm: Any) -> int:
         for epoch in range(1, args.epochs + 1):
             losses = []
             for _ in range(steps_per_epoch):
+                started = time.perf_counter()  # loading counts: it is part of the cost
                 batch = next(train)
-                started = time.perf_counter()
                 losses.append(trainer.train_step(batch))
                 train_time += time.perf_counter() - started
                 images += int(batch.tensor.batch_size)
             metrics, confusion = trainer.evaluate(iter(val_loader))
             metrics["train_loss"] = float(np.mean(losses))
             metrics["lr"] = trainer.last_rate
+            # A class absent from the held-out labels has no IoU or accuracy: leave the name
+            # out rather than write NaN, which strict JSON readers reject.
+            metrics = {name: value for name, value in metrics.items() if math.isfinite(value)}
             if comm.rank == 0 and args.checkpoint is not None:
                 _save_checkpoint(args.checkpoint, trainer.state(), epoch)
             stop = comm.bcast(io.report(epoch, metrics) if comm.rank == 0 else None)
@@ -421,6 +435,8 @@ def run(args: argparse.Namespace, setup: Setup, comm: Any) -> int:
                 break
     except Diverged as err:
         status, reason = STATUS_FAILED, str(err)
+    finally:
+        train.close()  # stops the loader's prefetch thread
     (all_images,) = comm.allreduce_sum([images])
     slowest = comm.allreduce_max(train_time)
     extra.update({

@@ -20,6 +20,8 @@ from flask import Flask, Response, abort, redirect, request
 
 from hpsearch.dashboard import page, views
 from hpsearch.dashboard.campaign_reader import CampaignReader
+from hpsearch.dashboard.table_encoder import TableEncoder
+from hpsearch.errors import UserError
 
 TOKEN_HEADER = "X-Hpsearch-Token"
 _SECURITY_HEADERS = {
@@ -51,11 +53,15 @@ class _ViewCache:
         self._entries: dict[str, tuple[Any, bytes]] = {}
 
     def get(self, name: str, key: Any, build: Callable[[], Any]) -> bytes:
+        return self.get_encoded(name, key, lambda: json.dumps(
+            build(), separators=(",", ":"), allow_nan=False).encode("utf-8"))
+
+    def get_encoded(self, name: str, key: Any, encode: Callable[[], bytes]) -> bytes:
         with self._lock:
             hit = self._entries.get(name)
         if hit is not None and hit[0] == key:
             return hit[1]
-        body = json.dumps(build(), separators=(",", ":"), allow_nan=False).encode("utf-8")
+        body = encode()
         with self._lock:
             self._entries[name] = (key, body)
         return body
@@ -65,6 +71,7 @@ def create_app(reader: CampaignReader, token: str) -> Flask:
     app = Flask(__name__, static_folder="static", static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = 0  # no request bodies: this app only reads
     cache = _ViewCache()
+    table = TableEncoder()
 
     def authorised() -> bool:
         offered = (
@@ -109,6 +116,11 @@ def create_app(reader: CampaignReader, token: str) -> Flask:
         snap = reader.snapshot()
         return json_response(cache.get(name, snap.version, lambda: build(snap)))
 
+    @app.errorhandler(UserError)
+    def _unreadable(exc: UserError) -> Response:
+        # The database went away or is damaged: say so, the page shows it and retries.
+        return Response(f"503: {exc}\n", status=503, mimetype="text/plain")
+
     @app.get("/")
     def index() -> Response:
         return Response(page.render_live(reader.study_name), mimetype="text/html")
@@ -125,13 +137,17 @@ def create_app(reader: CampaignReader, token: str) -> Flask:
 
     @app.get("/api/trials")
     def trials() -> Response:
-        return snapshot_view("trials", views.trial_table)
+        snap = reader.snapshot()
+        return json_response(cache.get_encoded("trials", snap.version,
+                                               lambda: table.encode(snap)))
 
     @app.get("/api/importance")
     def importance() -> Response:
         snap = reader.snapshot()
-        # Importances depend only on the complete trials: refit when that set grows.
-        key = sum(1 for t in snap.trials if views.objective(t) is not None)
+        # Importances depend only on the complete trials. A fit takes seconds on thousands of
+        # trials, so a big campaign refits once the set has grown by about 2 %, not per trial.
+        n = sum(1 for t in snap.trials if views.objective(t) is not None)
+        key = n - n % max(1, n // 50)
         return json_response(cache.get("importance", key, lambda: views.importance(snap)))
 
     @app.get("/api/timeline")

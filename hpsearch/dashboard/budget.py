@@ -1,8 +1,9 @@
 """How much of the campaign's budget (trials and wall-clock) is left, and when it runs out.
 
-The budget is read from study.user_attrs["campaign"]["budget"]: ``trials`` (a count) and a
-wall-clock limit given as seconds (``wall_time_s``), hours (``hours``) or a duration string
-(``wall_time``: "12:00:00", "90m", "2h30m"). A campaign without a budget simply shows none.
+The budget is read from study.user_attrs["campaign"]["budget"]: ``trials`` (finished trials
+that count, as the driver counts them) and ``wall_time`` ("HH:MM:SS", per run of the driver;
+"90m", "2h30m" or seconds as ``wall_time_s`` are read too). A campaign without a budget
+shows none.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
+
+from hpsearch.study_view import is_interrupted, uses_budget
 
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 _UNIT_S = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
@@ -58,13 +61,23 @@ def _budget(campaign: Any) -> tuple[int | None, float | None]:
     return n_trials, wall
 
 
-def _start(campaign: Any, trials: tuple[FrozenTrial, ...]) -> datetime | None:
+def _run_start(campaign: Any, trials: tuple[FrozenTrial, ...]) -> datetime | None:
+    """When the driver's current run (launch or resume) began.
+
+    budget.wall_time bounds each run. A run that ends marks its trials in flight as
+    interrupted, so the current run began with the first trial started after the last
+    interruption (or with the campaign's ``started_at`` when the campaign records it).
+    """
     if isinstance(campaign, dict) and isinstance(campaign.get("started_at"), str):
         try:
             return datetime.fromisoformat(campaign["started_at"]).replace(tzinfo=None)
         except ValueError:
             pass
-    starts = [t.datetime_start for t in trials if t.datetime_start is not None]
+    ends = [t.datetime_complete for t in trials
+            if is_interrupted(t) and t.datetime_complete is not None]
+    last_end = max(ends) if ends else None
+    starts = [t.datetime_start for t in trials if t.datetime_start is not None
+              and (last_end is None or t.datetime_start >= last_end)]
     return min(starts) if starts else None
 
 
@@ -74,23 +87,31 @@ def time_left(
     """Trials left, wall-clock left and the expected end at the recent completion rate."""
     n_budget, wall_s = _budget(campaign)
     finished = [t for t in trials if t.state in _FINISHED and t.datetime_complete is not None]
-    # Retries re-run a trial that infrastructure lost: they do not use up the trial budget.
-    counted = [t for t in finished if t.user_attrs.get("source") != "retry"]
-    start = _start(campaign, trials)
+    # The driver's own rule: interrupted trials are retried and do not use up the budget.
+    counted = [t for t in finished if uses_budget(t)]
+    start = _run_start(campaign, trials)
     elapsed = (now - start).total_seconds() if start else None
 
-    # Rate over the last hour when there is one, else over the whole run: a campaign speeds
-    # up once its allocation starts and that is the pace the end depends on.
-    recent = [t for t in finished if t.datetime_complete >= now - timedelta(hours=1)]
+    # Rate over the last hour when there is one, else over this run: a campaign speeds up
+    # once its allocation starts and that is the pace the end depends on.
+    in_run = [t for t in finished if start is not None and t.datetime_complete >= start]
+    recent = [t for t in in_run if t.datetime_complete >= now - timedelta(hours=1)]
     rate = None
     if len(recent) >= 2 and elapsed and elapsed > 3600:
         rate = len(recent) / 3600.0
-    elif finished and elapsed and elapsed > 0:
-        rate = len(finished) / elapsed
-
+    elif in_run and elapsed and elapsed > 0:
+        rate = len(in_run) / elapsed
     trials_left = max(n_budget - len(counted), 0) if n_budget is not None else None
     eta_trials = trials_left / rate if trials_left is not None and rate else None
     wall_left = max(wall_s - elapsed, 0.0) if wall_s is not None and elapsed is not None else None
+    if not any(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials):
+        # Between runs no clock is ticking: the pace shown is the whole campaign's.
+        eta_trials = wall_left = None
+        starts = [t.datetime_start for t in finished if t.datetime_start is not None]
+        ends = [t.datetime_complete for t in finished]
+        span = (max(ends) - min(starts)).total_seconds() if starts and ends else 0.0
+        elapsed = span or None
+        rate = len(finished) / span if span > 0 else None
     candidates = [x for x in (eta_trials, wall_left) if x is not None]
     return {
         "trials_budget": n_budget,

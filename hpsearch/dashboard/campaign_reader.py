@@ -19,6 +19,7 @@ from optuna.exceptions import StorageInternalError
 from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
+from hpsearch.dashboard.bulk_trials import read_all_trials
 from hpsearch.errors import UserError
 from hpsearch.locate import CampaignLocation, sqlite_url
 
@@ -91,13 +92,23 @@ class CampaignReader:
             assert self._snapshot is not None
             return self._snapshot
 
+    def _first_read(self) -> list[FrozenTrial]:
+        try:
+            return read_all_trials(self._storage, self._study_id)
+        except _first_read_fallback_errors():
+            # A storage schema this reader does not know: Optuna's own (slower) read.
+            return self._storage._get_trials(self._study_id, None, set(), -1)
+
     def _refresh(self) -> None:
         unfinished = {tid for tid, t in self._trials.items() if t.state not in _FINISHED}
         try:
-            # Optuna's own incremental query: the unfinished ids plus everything newer.
-            fresh = self._storage._get_trials(
-                self._study_id, None, unfinished, self._max_trial_id
-            )
+            if self._max_trial_id < 0:
+                fresh = self._first_read()
+            else:
+                # Optuna's own incremental query: the unfinished ids plus everything newer.
+                fresh = self._storage._get_trials(
+                    self._study_id, None, unfinished, self._max_trial_id
+                )
             attrs = self._storage.get_study_user_attrs(self._study_id)
             directions = self._storage.get_study_directions(self._study_id)
         except (sqlalchemy.exc.SQLAlchemyError, StorageInternalError) as exc:
@@ -127,6 +138,10 @@ class CampaignReader:
             param_distributions=distributions,
         )
         self._refreshed_at = time.monotonic()
+
+
+def _first_read_fallback_errors() -> tuple[type[Exception], ...]:
+    return (KeyError, AttributeError, TypeError, ValueError, sqlalchemy.exc.SQLAlchemyError)
 
 
 def _open_storage(url: str) -> RDBStorage:

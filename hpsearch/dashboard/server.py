@@ -44,6 +44,14 @@ class Dashboard:
         self.server.server_close()
 
 
+def _warm_up(reader: CampaignReader) -> None:
+    try:
+        reader.snapshot()
+    except UserError:
+        pass  # the first request reports it
+    importlib.import_module("optuna.importance")
+
+
 def start_dashboard(
     reader: CampaignReader,
     host: str = "127.0.0.1",
@@ -54,11 +62,10 @@ def start_dashboard(
     """Bind the server (port 0: any free port) without serving yet."""
     check_host(host, allow_remote)
     token = token or new_token()
-    reader.snapshot()  # first full read now, so the first page view is fast
-    # optuna.importance imports every evaluator, scikit-learn's too when it is installed:
-    # seconds that belong in the background, not in the first click on "Importance".
-    threading.Thread(target=importlib.import_module, args=("optuna.importance",),
-                     daemon=True).start()
+    # The first full read (seconds for 10,000 trials) runs while the user opens the URL;
+    # requests wait for it. optuna.importance imports every evaluator, scikit-learn's too when
+    # it is installed: also seconds that belong here, not in the first click on "Importance".
+    threading.Thread(target=_warm_up, args=(reader,), daemon=True).start()
     try:
         server = make_server(host, port, create_app(reader, token), threaded=True,
                              request_handler=_QuietHandler)

@@ -22,6 +22,8 @@ from hpsearch.dashboard.campaign_reader import Snapshot
 
 STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
 LOG_TAIL_LINES = 30
+MAX_POINTS = 2000  # markers per plot; more makes the page slow and shows nothing new
+MAX_SAMPLE = 1000  # trials drawn in the parallel-coordinate and (six or more) slice plots
 _NO_REASON = "(no reason recorded)"
 
 
@@ -110,6 +112,8 @@ def overview(snap: Snapshot) -> dict[str, Any]:
         by_time["best"].append(best)
         by_time["number"].append(t.number)
 
+    by_number = _thin_series(by_number)
+    by_time = _thin_series(by_time)
     per_hour: dict[str, Counter[str]] = defaultdict(Counter)
     for t in trials:
         if t.datetime_complete is not None:
@@ -141,6 +145,41 @@ def overview(snap: Snapshot) -> dict[str, Any]:
     }
 
 
+def _thin_series(series: dict[str, list[Any]]) -> dict[str, Any]:
+    """At most MAX_POINTS points: every improvement of the best and an even sample of the rest.
+
+    A browser draws a few thousand SVG markers quickly and ten thousand slowly; the best-so-far
+    line stays exact because every point where it moves is kept.
+    """
+    n = len(series["best"])
+    out: dict[str, Any] = dict(series)
+    out["total"] = n
+    if n <= MAX_POINTS:
+        return out
+    best = series["best"]
+    keep = {0, n - 1} | {i for i in range(1, n) if best[i] != best[i - 1]}
+    step = n / max(MAX_POINTS - len(keep), 1)
+    keep |= {int(k * step) for k in range(int(n / step))}
+    index = sorted(keep)
+    for key, values in series.items():
+        out[key] = [values[i] for i in index]
+    return out
+
+
+def plot_sample(trials: list[FrozenTrial], direction: str) -> list[FrozenTrial]:
+    """Complete trials to draw: all of them up to MAX_SAMPLE, else the best tenth plus an even
+    sample of the rest (importances are still computed from every trial)."""
+    if len(trials) <= MAX_SAMPLE:
+        return trials
+    sign = 1.0 if direction == "minimize" else -1.0
+    ranked = sorted(trials, key=lambda t: sign * (objective(t) or 0.0))
+    top = ranked[: MAX_SAMPLE // 10]
+    rest = ranked[len(top):]
+    step = len(rest) / (MAX_SAMPLE - len(top))
+    sample = top + [rest[int(k * step)] for k in range(MAX_SAMPLE - len(top))]
+    return sorted(sample, key=lambda t: t.number)
+
+
 def campaign_name(snap: Snapshot) -> str:
     campaign = snap.study_user_attrs.get("campaign")
     if isinstance(campaign, dict) and campaign.get("name"):
@@ -148,8 +187,11 @@ def campaign_name(snap: Snapshot) -> str:
     return snap.study_name
 
 
-def trial_table(snap: Snapshot) -> dict[str, Any]:
-    """Every trial as one row; the page sorts, filters and cuts to the top N itself."""
+TABLE_COLUMNS = ["number", "state", "value", "duration_s", "node", "worker", "source", "start"]
+
+
+def table_names(snap: Snapshot) -> tuple[list[str], list[str]]:
+    """Parameter and metric names over all trials: the table's extra columns."""
     params: dict[str, None] = {}
     metrics: dict[str, None] = {}
     for t in snap.trials:
@@ -157,31 +199,40 @@ def trial_table(snap: Snapshot) -> dict[str, Any]:
         m = t.user_attrs.get("metrics")
         if isinstance(m, dict):
             metrics.update(dict.fromkeys(m))
-    param_names = sorted(params)
-    metric_names = sorted(metrics)
-    now = snap.taken_at
-    rows = []
-    for t in snap.trials:
-        m = t.user_attrs.get("metrics")
-        m = m if isinstance(m, dict) else {}
-        p = t.params
-        rows.append(
-            [t.number, t.state.name, objective(t), duration_s(t, now), node(t),
-             t.user_attrs.get("worker"),
-             t.user_attrs.get("source"), iso(t.datetime_start)]
-            + [finite(p.get(name)) if not isinstance(p.get(name), str) else p[name]
-               for name in param_names]
-            + [finite(m.get(name)) if not isinstance(m.get(name), str) else m[name]
-               for name in metric_names]
-        )
+    return sorted(params), sorted(metrics)
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, float):
+        return finite(value)
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    return str(value)
+
+
+def trial_row(t: FrozenTrial, param_names: list[str], metric_names: list[str],
+              now: datetime) -> list[Any]:
+    m = t.user_attrs.get("metrics")
+    m = m if isinstance(m, dict) else {}
+    return (
+        [t.number, t.state.name, objective(t), duration_s(t, now), node(t),
+         _cell(t.user_attrs.get("worker")), _cell(t.user_attrs.get("source")),
+         iso(t.datetime_start)]
+        + [_cell(t.params.get(name)) for name in param_names]
+        + [_cell(m.get(name)) for name in metric_names]
+    )
+
+
+def trial_table(snap: Snapshot) -> dict[str, Any]:
+    """Every trial as one row; the page sorts, filters and cuts to the top N itself."""
+    param_names, metric_names = table_names(snap)
     return {
         "version": snap.version,
         "direction": snap.direction,
-        "columns": ["number", "state", "value", "duration_s", "node", "worker", "source",
-                    "start"],
+        "columns": TABLE_COLUMNS,
         "params": param_names,
         "metrics": metric_names,
-        "rows": rows,
+        "rows": [trial_row(t, param_names, metric_names, snap.taken_at) for t in snap.trials],
     }
 
 
@@ -263,6 +314,8 @@ def importance(snap: Snapshot) -> dict[str, Any]:
             result["importances"] = {k: finite(float(v)) for k, v in values.items()}
         except (ValueError, RuntimeError) as exc:
             result["note"] = f"importance not available: {exc}"
+    result["total"] = len(complete)
+    complete = plot_sample(complete, snap.direction)
     axes = []
     for name in names:
         dist = snap.param_distributions[name]
@@ -288,7 +341,7 @@ def timeline(snap: Snapshot) -> dict[str, Any]:
     """One lane per worker, one bar per trial, plus how many trials ran at each moment."""
     now = snap.taken_at
     bars: dict[str, dict[str, list[Any]]] = {
-        s: {"lane": [], "start": [], "ms": [], "number": []} for s in STATES
+        s: {"lane": [], "start": [], "end": [], "number": []} for s in STATES
     }
     events: list[tuple[datetime, int]] = []
     lanes: set[str] = set()
@@ -303,7 +356,7 @@ def timeline(snap: Snapshot) -> dict[str, Any]:
         b = bars[t.state.name]
         b["lane"].append(name)
         b["start"].append(iso(t.datetime_start))
-        b["ms"].append(round((end - t.datetime_start).total_seconds() * 1000))
+        b["end"].append(iso(end))
         b["number"].append(t.number)
         events += [(t.datetime_start, 1), (end, -1)]
         busy_s += (end - t.datetime_start).total_seconds()
@@ -312,10 +365,26 @@ def timeline(snap: Snapshot) -> dict[str, Any]:
     events.sort()
     concurrency: dict[str, list[Any]] = {"time": [], "running": []}
     running = 0
+    # Beyond MAX_POINTS changes, one point per time bin with the bin's peak: the drawn step
+    # curve keeps its shape and the page stays fast.
+    bin_s = (events[-1][0] - events[0][0]).total_seconds() / MAX_POINTS if events else 0.0
+    use_bins = len(events) > MAX_POINTS and bin_s > 0
+    current_bin, peak = None, 0
     for when, step in events:
         running += step
-        concurrency["time"].append(iso(when))
-        concurrency["running"].append(running)
+        if not use_bins:
+            concurrency["time"].append(iso(when))
+            concurrency["running"].append(running)
+            continue
+        b = int((when - events[0][0]).total_seconds() / bin_s)
+        if b != current_bin:
+            if current_bin is not None:
+                concurrency["running"].append(peak)
+            concurrency["time"].append(iso(when))
+            current_bin, peak = b, running
+        peak = max(peak, running)
+    if use_bins and current_bin is not None:
+        concurrency["running"].append(peak)
     span = (last - first).total_seconds() if first and last else 0.0
     return {
         "version": snap.version,

@@ -10,6 +10,7 @@ MPIExecutor needs. Nothing here imports torch or starts a process.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,7 +122,8 @@ class Site:
         return spec
 
     @property
-    def retry_handler(self):  # noqa: ANN201 - Parsl's retry_handler signature
+    def retry_handler(self) -> Callable[[Exception, Any], float]:
+        """For Parsl's Config: lost workers and nodes cost 1 retry, trial errors are final."""
         from hpsearch.sites.retry import retry_cost
 
         return retry_cost

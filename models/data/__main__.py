@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 
-from .detector import DEFAULT_SIZE
+from ._detector import DEFAULT_SIZE
 from .event import KINDS, TASKS
 from .writer import write_dataset
+
+
+class _Terminated(Exception):
+    pass
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +37,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no progress line")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
+    # a scheduler's SIGTERM becomes an exception, so the writer removes its partial file
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
+    try:
+        return _run(args)
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         if args.events < 1:
             raise ValueError(f"--events must be at least 1, not {args.events}")
@@ -42,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("python -m models.data: interrupted, nothing written", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("python -m models.data: terminated, nothing written", file=sys.stderr)
+        return 143
     print(path)
     return 0
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
+from ._hdf5_file import GENERATE_HINT, open_hdf5
 from .errors import DataFileError
-from .hdf5_file import GENERATE_HINT, open_hdf5
 from .larcv3 import Larcv3Dataset, is_larcv3
 from .sparse_dataset import FORMAT, SparseDataset
 

@@ -12,23 +12,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from .aggregate import aggregate
-from .blips import blip_energies
-from .cosmics import add_cosmics
-from .deposits import Deposits
-from .detector import DEFAULT_SIZE, Detector
+from ._aggregate import aggregate
+from ._blips import blip_energies
+from ._cosmics import add_cosmics
+from ._deposits import MAX_RANK, ORIGINS, Deposits
+from ._detector import DEFAULT_SIZE, Detector
+from ._neutrino import add_neutrino_interactions
+from ._projection import plane_keys, unravel
+from ._scene import Scene
+from ._secondaries import add_secondaries
+from ._showers import add_fragments, plan_showers
+from ._single_particle import add_single_particles
+from ._track_list import TrackList
+from ._walker import walk
 from .event import BACKGROUND, KINDS, LOW_ENERGY, NUM_PLANES, TASKS, Event
-from .neutrino import add_neutrino_interactions
-from .projection import plane_keys, unravel
-from .scene import Scene
-from .secondaries import add_secondaries
-from .showers import add_fragments, plan_showers
-from .single_particle import add_single_particles
-from .track_list import TrackList
-from .walker import walk
 
-MAX_RANK = 100  # budget ranks per event: 0 the interaction, then cosmics, then background
-BACKGROUND_RANK = MAX_RANK - 1
+BACKGROUND_RANK = MAX_RANK - 1  # ranks: 0 the interaction, then cosmics, then background
 RADIOLOGICAL_PER_SIDE = 12.0 / 512.0  # blips per event per voxel of cube side
 
 
@@ -87,20 +86,21 @@ def _inside(deposits: Deposits, size: int) -> np.ndarray:
 
 
 def _within_budget(deposits: Deposits, inside: np.ndarray, budget: int, count: int) -> np.ndarray:
-    """Drop whole particles, lowest priority first, until each event fits the budget;
-    each deposit fills at most one voxel (one pixel per plane), so occupancy is bounded.
-    Only deposits ``inside`` the cube count."""
-    slot = deposits.event * MAX_RANK + deposits.rank
-    slot = np.where(inside, slot, count * MAX_RANK)
+    """Keep deposits in priority order (the neutrino interaction or single particle, then
+    each cosmic muon with its secondaries, then radiological background), dropping whole
+    groups once an event's budget is spent. Each deposit fills at most one voxel (one
+    pixel per plane), so this bounds occupancy. Only deposits ``inside`` the cube count."""
+    slot = np.where(inside, deposits.slot, count * MAX_RANK)
     per_rank = np.bincount(slot, minlength=count * MAX_RANK + 1)[:-1].reshape(count, MAX_RANK)
     keep = np.cumsum(per_rank, axis=1) <= budget
     mask = np.append(keep.reshape(-1), False)[slot]
     overflow = ~keep[:, 0]
     if overflow.any():
         # even the interaction alone overflows: keep its first deposits only
-        top = np.flatnonzero(inside & (deposits.rank == 0) & overflow[deposits.event])
-        order = top[np.argsort(deposits.event[top], kind="stable")]
-        ev = deposits.event[order]
+        event = deposits.event
+        top = np.flatnonzero(inside & (deposits.slot % MAX_RANK == 0) & overflow[event])
+        order = top[np.argsort(event[top], kind="stable")]
+        ev = event[order]
         first = np.searchsorted(ev, ev, side="left")
         mask[order[np.arange(order.size) - first < budget]] = True
     return mask
@@ -110,7 +110,7 @@ def _to_events(deposits: Deposits, det: Detector, count: int, particle: np.ndarr
                task: str, info: dict[str, np.ndarray]) -> list[Event]:
     size = det.size
     event = deposits.event
-    label = deposits.semantic * 4 + deposits.origin  # one array to carry through the sort
+    label = deposits.label
     if det.kind == "3d":
         v = deposits.points.astype(np.int64)
         span = size**3
@@ -125,7 +125,7 @@ def _to_events(deposits: Deposits, det: Detector, count: int, particle: np.ndarr
     bounds = np.searchsorted(keys, np.arange(count + 1) * span)
     coords = unravel(keys % span, size, 3)
     values = values.astype(np.float32)
-    semantic, origin = label // 4, label % 4
+    semantic, origin = label // ORIGINS, label % ORIGINS
     events = []
     for i in range(count):
         lo, hi = bounds[i], bounds[i + 1]

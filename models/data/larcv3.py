@@ -25,10 +25,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from ._hdf5_file import open_hdf5
 from .errors import DataFileError
-from .event import NUM_PLANES, SEMANTIC_CLASSES, UNLABELLED, Event
-from .hdf5_file import open_hdf5
+from .event import SEMANTIC_CLASSES, UNLABELLED, Event
 
+MAX_PLANES = 8
 _LABEL_WORDS = ("seg", "label", "semantic", "fivetypes", "type", "pid", "cosmic")
 _FIELDS = ("extents", "voxel_extents", "voxels", "image_meta")
 
@@ -100,7 +101,10 @@ class Larcv3Dataset:
         if len(self.spatial_shape) != dim:
             raise DataFileError(f"larcv3 file {self.path}: image_meta of {key} has "
                                 f"{len(self.spatial_shape)} axes, expected {dim}")
-        self.num_planes = NUM_PLANES if dim == 2 else 1
+        self.num_planes = int(self._charge[0][0]["N"]) if dim == 2 else 1
+        if not 1 <= self.num_planes <= MAX_PLANES:
+            raise DataFileError(f"larcv3 file {self.path}: {key} has {self.num_planes} "
+                                f"projections per event; expected 1 to {MAX_PLANES}")
         self.semantic_classes = SEMANTIC_CLASSES
         self.particles = np.full(n, -1, np.int64)
 
@@ -132,7 +136,7 @@ class Larcv3Dataset:
         for p, (projection, shape, ids, vals) in enumerate(planes):
             unravelled = np.stack(np.unravel_index(ids.astype(np.int64), shape), 1)
             if self.kind == "2d":
-                plane = np.full((ids.size, 1), projection if projection < NUM_PLANES else p)
+                plane = np.full((ids.size, 1), projection if projection < self.num_planes else p)
                 unravelled = np.concatenate([plane, unravelled], 1)
             coords.append(unravelled.astype(np.int32))
             values.append(vals.astype(np.float32))
@@ -167,15 +171,19 @@ class Larcv3Dataset:
         metas = image_meta[first:first + count]
         if len(rows) == 0:
             return []
-        lo = int(rows["first"][0])
-        hi = int(rows["first"][-1]) + int(rows["N"][-1])
+        starts = rows["first"].astype(np.int64)
+        lo, hi = int(starts.min()), int((starts + rows["N"]).max())
         block = voxels[lo:hi]
         out = []
         for row, meta in zip(rows, metas, strict=True):
             a = int(row["first"]) - lo
             chunk = block[a:a + int(row["N"])]
             shape = tuple(int(v) for v in meta["number_of_voxels"])
-            out.append((int(row["ID"]), shape, chunk["id"], chunk["value"]))
+            ids, values = chunk["id"], chunk["value"]
+            if ids.size > 1 and (np.diff(ids.astype(np.int64)) < 0).any():
+                order = np.argsort(ids, kind="stable")  # larcv3 sorts ids; be safe anyway
+                ids, values = ids[order], values[order]
+            out.append((int(row["ID"]), shape, ids, values))
         return out
 
 

@@ -6,8 +6,8 @@ wrapping around (or trimmed with drop_last) so that every rank gets the same num
 batches, which data-parallel training needs to keep its allreduces in step. Batches are
 assembled by a background thread, ``prefetch`` ahead of the consumer.
 
-2D events become three batch entries, one per wire plane: batch index
-``3 * event_in_batch + plane``.
+2D events become one batch entry per wire plane (three for generated data): batch index
+``planes * event_in_batch + plane``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from .dataset import open_dataset
-from .event import Event
+from .event import NUM_PLANES, Event
 
 
 class EventSource(Protocol):
@@ -63,18 +63,19 @@ class Batch:
 
 
 def collate(events: Sequence[Event], indices: Sequence[int], kind: str,
-            spatial_shape: tuple[int, ...]) -> Batch:
+            spatial_shape: tuple[int, ...], planes: int = NUM_PLANES) -> Batch:
+    """Events -> one Batch; 2D events have ``planes`` planes each."""
     coords = []
     for i, event in enumerate(events):
         c = event.coords.astype(np.int32, copy=False)
         if kind == "2d":
-            # (plane, row, col) -> (3 * i + plane, row, col)
+            # (plane, row, col) -> (planes * i + plane, row, col)
             c = c.copy()
-            c[:, 0] += 3 * i
+            c[:, 0] += planes * i
         else:
             c = np.concatenate([np.full((len(c), 1), i, np.int32), c], 1)
         coords.append(c)
-    per_event = 3 if kind == "2d" else 1
+    per_event = planes if kind == "2d" else 1
     return Batch(
         coords=torch.from_numpy(np.concatenate(coords)),
         feats=torch.from_numpy(np.concatenate([e.values for e in events]).astype(np.float32)
@@ -150,7 +151,8 @@ class SparseLoader:
 
     def _make(self, indices: np.ndarray) -> Batch:
         events = [self.dataset[int(i)] for i in indices]
-        batch = collate(events, indices.tolist(), self.dataset.kind, self.dataset.spatial_shape)
+        batch = collate(events, indices.tolist(), self.dataset.kind, self.dataset.spatial_shape,
+                        getattr(self.dataset, "num_planes", NUM_PLANES))
         try:
             batch.tensor  # noqa: B018  build the sparse tensor off the training thread
         except ImportError:
@@ -166,21 +168,24 @@ class SparseLoader:
         stop = threading.Event()
         done = object()
 
+        def put(item: object) -> bool:
+            """Hand over ``item`` unless the consumer has gone; False if it has."""
+            while not stop.is_set():
+                try:
+                    out.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
         def produce() -> None:
             try:
                 for indices in self._batches():
-                    item = self._make(indices)
-                    while not stop.is_set():
-                        try:
-                            out.put(item, timeout=0.1)
-                            break
-                        except queue.Full:
-                            continue
-                    if stop.is_set():
+                    if not put(self._make(indices)):
                         return
-                out.put(done)
+                put(done)
             except BaseException as exc:  # handed to the consumer, raised there
-                out.put(exc)
+                put(exc)
 
         worker = threading.Thread(target=produce, name="sparse-loader", daemon=True)
         worker.start()

@@ -30,9 +30,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from ._hdf5_file import GENERATE_HINT, open_hdf5
 from .errors import DataFileError
 from .event import NUM_PLANES, Event
-from .hdf5_file import GENERATE_HINT, open_hdf5
 
 FORMAT = "hpsearch-sparse"
 VERSION = 1
@@ -95,8 +95,9 @@ class SparseDataset:
         self.particles = f["particle"][()].astype(np.int64)
         n = len(self.particles)
         rows = f["values"].shape[0]
-        if self._offsets.shape != (n + 1,) or self._offsets[-1] != rows or any(
-                f[name].shape[0] != rows for name in PER_VOXEL):
+        if (self._offsets.shape != (n + 1,) or self._offsets[0] != 0
+                or self._offsets[-1] != rows or (np.diff(self._offsets) < 0).any()
+                or any(f[name].shape[0] != rows for name in PER_VOXEL)):
             raise DataFileError(f"data file {self.path} is inconsistent (offsets do not match "
                                 f"the voxel arrays): regenerate it or {GENERATE_HINT}")
 

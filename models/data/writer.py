@@ -12,7 +12,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .detector import DEFAULT_SIZE
+from ._detector import DEFAULT_SIZE
 from .event import KINDS, NUM_PLANES, ORIGIN_CLASSES, PARTICLE_CLASSES, SEMANTIC_CLASSES, TASKS
 from .generator import generate_events
 from .sparse_dataset import CHUNK_ROWS, FORMAT, VERSION
@@ -39,6 +39,8 @@ def write_dataset(
         raise ValueError(f"the number of events must be at least 1, not {n_events}")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"output directory {path.parent} does not exist: create it first")
+    if path.is_dir():
+        raise ValueError(f"output {path} is a directory: give a file name such as {path}/data.h5")
     size = DEFAULT_SIZE if size is None else int(size)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
@@ -53,7 +55,8 @@ def _write(path: Path, name: str, kind: str, n_events: int, seed: int, task: str
            progress: bool) -> None:
     coord_type = np.int16 if size <= np.iinfo(np.int16).max else np.int32
     started = time.perf_counter()
-    with h5py.File(path, "w") as f:
+    # a private temporary file: locks guard nothing and fail on some parallel filesystems
+    with h5py.File(path, "w", locking=False) as f:
         f.attrs.update({
             "format": FORMAT, "version": VERSION, "kind": kind, "task": task, "size": size,
             "spatial_shape": [size] * (3 if kind == "3d" else 2), "n_events": n_events,

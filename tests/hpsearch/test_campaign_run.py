@@ -37,7 +37,24 @@ BRANIN_SPACE = """x = { type = "float", low = -5.0, high = 10.0 }
 y = { type = "float", low = 0.0, high = 15.0 }"""
 
 
-def _no_leftovers(directory: Path) -> None:
+def _helpers(directory: Path) -> list[tuple[int, float]]:
+    """(pid, start time) of the Parsl interchange(s) the last driver recorded."""
+    return [tuple(h) for h in json.loads((directory / "driver.json").read_text())["helpers"]]
+
+
+def _alive(pid: int, create_time: float) -> bool:
+    try:
+        process = psutil.Process(pid)
+        return (abs(process.create_time() - create_time) < 1.0
+                and process.status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _no_leftovers(directory: Path, earlier: list[tuple[int, float]] = ()) -> None:
+    helpers = list(earlier) + _helpers(directory)
+    assert helpers, "the driver recorded no Parsl interchange"
+    assert not [h for h in helpers if _alive(*h)]
     assert leftovers.find(directory) == []
     marked = str(directory)  # worker pools (their log dir) and trials (their files)
     for process in psutil.process_iter(["cmdline"]):
@@ -88,7 +105,7 @@ def test_failures_are_recorded_and_the_campaign_goes_on(tmp_path: Path) -> None:
     assert "Traceback" in by_mode["raise"].user_attrs["log_tail"]
 
 
-@pytest.mark.parametrize("how", ["sigterm", "ctrl-c"])
+@pytest.mark.parametrize("how", ["sigterm", "ctrl-c", "job-end"])
 def test_stop_records_interrupted_trials(tmp_path: Path, how: str) -> None:
     path = write_campaign(tmp_path, _campaign("objectives:slow", 4, 2, BRANIN_SPACE))
     directory = tmp_path / "c"
@@ -97,9 +114,11 @@ def test_stop_records_interrupted_trials(tmp_path: Path, how: str) -> None:
         wait_for(lambda: sum(1 for _ in directory.glob("trials/*/trial.log")) == 2, 90,
                  "two trials running")
         if how == "sigterm":
-            os.kill(driver.pid, signal.SIGTERM)  # a batch system stopping the driver
-        else:
+            os.kill(driver.pid, signal.SIGTERM)  # someone stopping the driver
+        elif how == "ctrl-c":
             os.killpg(driver.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
+        else:
+            os.killpg(driver.pid, signal.SIGTERM)  # a batch system ending the whole job
         output, _ = driver.communicate(timeout=60)
     finally:
         if driver.poll() is None:
@@ -115,8 +134,8 @@ def test_stop_records_interrupted_trials(tmp_path: Path, how: str) -> None:
 
 
 def test_kill_9_then_resume(tmp_path: Path) -> None:
-    space = BRANIN_SPACE + '\nsleep = { type = "categorical", choices = [0.7] }'
-    path = write_campaign(tmp_path, _campaign("objectives:branin", 10, 6, space))
+    space = BRANIN_SPACE + '\nsleep = { type = "categorical", choices = [0.3] }'
+    path = write_campaign(tmp_path, _campaign("objectives:branin", 8, 5, space))
     directory = tmp_path / "c"
     driver = start_cli("launch", str(path), "--dir", str(directory))
 
@@ -127,30 +146,41 @@ def test_kill_9_then_resume(tmp_path: Path) -> None:
             return []  # the database is still being created
 
     try:
-        wait_for(lambda: len(complete()) >= 3, 120, "three trials completed")
+        wait_for(lambda: len(list(directory.glob("trials/*/result.json"))) >= 3, 120,
+                 "three trials finished")
+        # From now on trials hang, so both slots are surely busy when the driver dies.
+        (tmp_path / "HOLD").touch()
+        wait_for(lambda: len(list(tmp_path.glob("held-*"))) >= 2, 60, "two trials held")
         # Readers work while the driver writes.
-        assert "running" in cli("status", str(directory)).stdout
+        assert "running 2" in cli("status", str(directory)).stdout
         before = {t.number: t.value for t in complete()}
         os.kill(driver.pid, signal.SIGKILL)
         driver.wait(timeout=30)
     finally:
         if driver.poll() is None:
             os.killpg(driver.pid, signal.SIGKILL)
+    # The driver is gone but its Parsl interchange, workers and trials live on.
+    orphans = leftovers.find(directory)
+    assert len(orphans) > 3, "expected the killed driver's interchange, workers and trials"
+    first_helpers = _helpers(directory)
+    assert all(_alive(*h) for h in first_helpers)
 
     done = cli("resume", str(directory), timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
     study = load(directory)
     trials = study.get_trials()
     finished = [t for t in trials if t.state == TrialState.COMPLETE]
-    assert len(finished) == 10  # the budget: every trial of this objective completes
+    assert len(finished) == 8  # the budget: every trial of this objective completes
     for number, value in before.items():
         assert study.trials[number].value == value  # nothing completed was lost
     design = Counter(t.user_attrs["lhs_index"] for t in finished if "lhs_index" in t.user_attrs)
-    assert design == Counter(range(6))  # every design point ran to completion exactly once
-    for trial in trials:
-        if trial.state == TrialState.FAIL:
-            assert trial.user_attrs["interrupted"] is True
-            retries = [t for t in trials if t.user_attrs.get("retry_of") == trial.number]
-            assert len(retries) == 1 and retries[0].params == trial.params
+    assert design == Counter(range(5))  # every design point ran to completion exactly once
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    assert failed, "the kill should have interrupted a trial in flight"
+    for trial in failed:  # the two held trials: ended by resume, run again
+        assert trial.user_attrs["interrupted"] is True
+        retries = [t for t in trials if t.user_attrs.get("retry_of") == trial.number]
+        assert len(retries) == 1 and retries[0].params == trial.params
     assert not any(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials)
-    _no_leftovers(directory)
+    assert not [p for p in orphans if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    _no_leftovers(directory, first_helpers)

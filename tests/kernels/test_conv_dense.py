@@ -76,7 +76,8 @@ def _strided_reference(x: SparseTensor, conv: SparseConv, feats: torch.Tensor):
     return dense_out, occupancy
 
 
-STRIDED_CASES = [(2, 12, 2, 2), (2, 11, 3, 2), (3, 8, 2, 2), (3, 7, 3, 2), (2, 10, 5, 2)]
+STRIDED_CASES = [(2, 12, 2, 2), (2, 11, 3, 2), (3, 8, 2, 2), (3, 7, 3, 2), (2, 10, 5, 2),
+                 (2, 11, 3, 3)]
 
 
 @pytest.mark.parametrize(("dim", "size", "kernel", "stride"), STRIDED_CASES)

@@ -156,7 +156,8 @@
       );
       const n = s.best_by_number, t = s.best_by_time;
       const points = (x, d) => ({
-        x, y: d.value, customdata: d.number, type: "scatter", mode: "markers", name: "trial",
+        x, y: d.value, customdata: d.number, type: "scatter", mode: "markers",
+        name: d.total > d.number.length ? `trials (${d.number.length} of ${d.total} drawn)` : "trial",
         marker: { color: "#90a4ae", size: 6 }, hovertemplate: "trial #%{customdata}: %{y}<extra></extra>",
       });
       const line = (x, d) => ({
@@ -330,7 +331,8 @@
       if (d.intermediate.step.length) {
         react("plot-intermediate", [{ x: d.intermediate.step, y: d.intermediate.value, type: "scatter",
           mode: "lines+markers", line: { color: COLORS[d.state] || "#455a64" }, name: "value" }],
-        baseLayout({ xaxis: { title: { text: "step (epoch)" } }, yaxis: { title: { text: "objective" } } }));
+        baseLayout({ xaxis: { title: { text: "step (epoch)" }, dtick: Math.max(1, Math.ceil((d.intermediate.step.at(-1) - d.intermediate.step[0]) / 10)) },
+          yaxis: { title: { text: "objective" } } }));
       }
     },
   };
@@ -387,11 +389,14 @@
       el("div", { class: "grid2" },
         section("Parameter importance (PED-ANOVA)", el("p", { id: "importance-note", class: "muted" }),
           plotDiv("plot-importance", "plot plot-short")),
-        section("Parallel coordinates (complete trials, by objective rank)", plotDiv("plot-parallel"))),
+        section("Parallel coordinates (complete trials, by objective rank)",
+          el("p", { id: "sample-note", class: "muted" }), plotDiv("plot-parallel"))),
       section("Slice plots: objective against each parameter", el("div", { id: "slices", class: "grid3" })),
     ],
     fill(d) {
       document.getElementById("importance-note").textContent = d.note || "";
+      document.getElementById("sample-note").textContent = d.total > d.number.length
+        ? `drawn: the best tenth and an even sample, ${d.number.length} of ${d.total} trials` : "";
       const entries = Object.entries(d.importances).sort((a, b) => a[1] - b[1]);
       react("plot-importance", [{ type: "bar", orientation: "h", x: entries.map((e) => e[1]),
         y: entries.map((e) => e[0]), marker: { color: "#3a6fb8" }, hovertemplate: "%{y}: %{x:.3f}<extra></extra>" }],
@@ -427,14 +432,24 @@
       document.getElementById("timeline-note").textContent =
         `${d.lanes.length} lanes; busy ${u === null ? "–" : Math.round(100 * u) + "%"} of lane time ` +
         "between the first start and the last end (idle gaps are time the machine was not searching).";
-      const traces = Object.entries(d.bars).map(([state, b]) => ({
-        type: "bar", orientation: "h", name: state, y: b.lane, x: b.ms, base: b.start, customdata: b.number,
-        marker: { color: COLORS[state], line: { color: "#ffffff", width: 0.5 } },
-        hovertemplate: `trial #%{customdata} (${state})<br>%{base} for %{x} ms<extra>%{y}</extra>`,
-      }));
       const div = document.getElementById("plot-timeline");
-      div.style.height = `${Math.min(Math.max(260, 26 * d.lanes.length + 90), 4000)}px`;
-      react("plot-timeline", traces, baseLayout({ barmode: "overlay", bargap: 0.25,
+      const height = Math.min(Math.max(260, 26 * d.lanes.length + 90), 4000);
+      div.style.height = `${height}px`;
+      // Each trial is a thick line segment, one SVG path per state: ten thousand bars as
+      // separate shapes would take the browser seconds to draw.
+      const width = Math.max(2, Math.min(18, (0.6 * (height - 120)) / Math.max(d.lanes.length, 1)));
+      const traces = Object.entries(d.bars).map(([state, b]) => {
+        const x = [], y = [], n = [];
+        b.number.forEach((num, i) => {
+          x.push(b.start[i], b.end[i], null);
+          y.push(b.lane[i], b.lane[i], null);
+          n.push(num, num, null);
+        });
+        return { type: "scatter", mode: "lines", name: state, x, y, customdata: n,
+          line: { color: COLORS[state], width },
+          hovertemplate: `trial #%{customdata} (${state})<br>%{x}<extra>%{y}</extra>` };
+      });
+      react("plot-timeline", traces, baseLayout({
         xaxis: { type: "date" }, yaxis: { type: "category", categoryorder: "array", categoryarray: d.lanes.slice().reverse(), automargin: true },
         legend: { orientation: "h", y: 1.02, yanchor: "bottom" }, margin: { l: 90, r: 20, t: 30, b: 40 } }));
       react("plot-concurrency", [{ x: d.concurrency.time, y: d.concurrency.running, type: "scatter", mode: "lines",

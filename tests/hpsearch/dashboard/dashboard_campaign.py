@@ -22,7 +22,7 @@ DISTRIBUTIONS = {
 }
 WORKERS = ["nodeA/0", "nodeA/1", "nodeB/0", "nodeB/1"]
 OOM = "RuntimeError: CUDA out of memory while allocating 2.1 GiB"
-LOST = "worker lost: node nodeB stopped answering (ManagerLost)"
+LOST = "interrupted: worker lost, node nodeB stopped answering (ManagerLost)"
 BEST_VALUE = 0.0421
 
 # (state, objective or fail reason); index = trial number.
@@ -115,6 +115,8 @@ def build_campaign(directory: Path, now: datetime | None = None) -> FixtureCampa
         elif state == "FAIL":
             curve = {0: curve[0]} if outcome == OOM else {}
             attrs["fail_reason"] = str(outcome)
+            if outcome == LOST:
+                attrs["interrupted"] = True  # infrastructure: retried, not a budget trial
             attrs["log_tail"] = f"epoch 0 loss 0.51\nTraceback (most recent call last):\n{outcome}"
         else:  # RUNNING
             curve = {s: curve[s] for s in range(2)}

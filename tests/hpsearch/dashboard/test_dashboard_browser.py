@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import optuna
 import pytest
@@ -11,10 +15,10 @@ from dashboard_campaign import BEST_NUMBER, BEST_VALUE, build_campaign
 from dashboard_cdp import Chromium
 
 from hpsearch.dashboard.campaign_reader import CampaignReader
-from hpsearch.dashboard.report import write_report
 from hpsearch.locate import locate_campaign, sqlite_url
 
 pytestmark = pytest.mark.browser
+REPO = Path(__file__).resolve().parents[3]
 
 READY = "document.getElementById('view').dataset.ready === '1'"
 FIRST_ROW = "document.querySelector('#trials-table tbody tr').dataset.number"
@@ -109,8 +113,13 @@ def test_refreshes_while_the_campaign_runs(browser: Chromium, live, artifacts) -
 
 
 def test_report_opens_offline(campaign, tmp_path, artifacts, chromium_path) -> None:
-    out = write_report(CampaignReader(locate_campaign(campaign.directory)),
-                       tmp_path / "report.html")
+    out = tmp_path / "report.html"
+    done = subprocess.run([sys.executable, "-m", "hpsearch.cli", "report",
+                           str(campaign.directory), "-o", str(out)],
+                          capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert done.returncode == 0 and done.stdout.strip() == f"wrote {out}", done.stderr
+    assert out.stat().st_mode & 0o077 == 0  # private, like the campaign database
     # No network at all: every request would go to a proxy that does not exist.
     with Chromium(extra_flags=["--proxy-server=127.0.0.1:9",
                                "--allow-file-access-from-files"]) as offline:

@@ -90,8 +90,9 @@ def test_non_loopback_host_is_refused():
 
 
 def _cli(*args: str, **kwargs) -> subprocess.Popen:
+    """The commands as users run them: through the `hpsearch` CLI."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.Popen([sys.executable, "-m", "hpsearch.dashboard", *args], env=env,
+    return subprocess.Popen([sys.executable, "-m", "hpsearch.cli", *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
 
 

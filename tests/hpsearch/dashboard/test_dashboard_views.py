@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import datetime, timedelta
 
 import optuna
 import pytest
 from dashboard_campaign import BEST_NUMBER, BEST_VALUE, LOG_TRIAL, LOST, OOM, RETRY_OF
 
 from hpsearch.dashboard import views
-from hpsearch.dashboard.budget import parse_duration_s
+from hpsearch.dashboard.budget import parse_duration_s, time_left
+from hpsearch.dashboard.bulk_trials import read_all_trials
 from hpsearch.dashboard.campaign_reader import CampaignReader, read_only_url
+from hpsearch.dashboard.report import write_report
+from hpsearch.dashboard.table_encoder import TableEncoder
 from hpsearch.errors import UserError
-from hpsearch.locate import locate_campaign
+from hpsearch.locate import locate_campaign, sqlite_url
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +111,72 @@ def test_not_a_campaign(tmp_path):
 ])
 def test_durations(text, seconds):
     assert parse_duration_s(text) == seconds
+
+
+def test_table_encoder_matches_the_table_and_reuses_finished_rows(snap):
+    encoder = TableEncoder()
+    assert json.loads(encoder.encode(snap)) == json.loads(json.dumps(views.trial_table(snap)))
+    cached = dict(encoder._rows)
+    assert len(cached) == 18  # finished trials only: running and waiting rows can change
+    encoder.encode(snap)
+    assert all(encoder._rows[k] is v for k, v in cached.items())
+
+
+def test_long_series_are_thinned_but_keep_every_improvement():
+    n = 3 * views.MAX_POINTS
+    values = [1.0 / (1 + i % 500) + (0.0 if i % 997 else -i) for i in range(n)]
+    best, series = None, {"number": [], "value": [], "best": []}
+    for i, v in enumerate(values):
+        best = v if best is None else min(best, v)
+        series["number"].append(i)
+        series["value"].append(v)
+        series["best"].append(best)
+    thin = views._thin_series(series)
+    assert thin["total"] == n and len(thin["number"]) <= views.MAX_POINTS + 50
+    changes = {i for i in range(1, n) if series["best"][i] != series["best"][i - 1]}
+    assert changes <= set(thin["number"]) and thin["number"][-1] == n - 1
+
+
+def test_bulk_first_read_equals_optunas_read(campaign):
+    reader = CampaignReader(locate_campaign(campaign.directory))
+    mine = read_all_trials(reader._storage, reader._study_id)
+    theirs = reader._storage.get_all_trials(reader._study_id)
+    assert mine == theirs and len(mine) == 21
+    assert [t._trial_id for t in mine] == [t._trial_id for t in theirs]
+
+
+def _trial(state, start, end, **attrs):
+    trial = optuna.trial.create_trial(
+        state=optuna.trial.TrialState[state], value=0.5 if state == "COMPLETE" else None,
+        user_attrs=attrs)
+    trial.datetime_start, trial.datetime_complete = start, end
+    return trial
+
+
+def test_time_left_follows_the_current_run():
+    t0 = datetime(2026, 1, 1, 8, 0)
+    m = timedelta(minutes=1)
+    campaign = {"budget": {"trials": 10, "wall_time": "02:00:00"}}
+    first_run = (_trial("COMPLETE", t0, t0 + 10 * m),
+                 _trial("FAIL", t0 + 10 * m, t0 + 60 * m, interrupted=True,
+                        fail_reason="interrupted: walltime"))
+    resumed = first_run + (_trial("RUNNING", t0 + 120 * m, None),)
+    left = time_left(campaign, resumed, now=t0 + 150 * m)
+    assert left["trials_done"] == 1 and left["trials_left"] == 9  # interrupted: not counted
+    assert left["elapsed_s"] == 30 * 60 and left["wall_left_s"] == 90 * 60
+    stopped = time_left(campaign, first_run, now=t0 + 150 * m)
+    assert stopped["wall_left_s"] is None and stopped["time_left_s"] is None
+    assert stopped["trials_left"] == 9
+
+
+def test_a_campaign_without_trials_yet(tmp_path):
+    db = tmp_path / "campaign.db"
+    optuna.create_study(study_name="empty", storage=sqlite_url(db))
+    reader = CampaignReader(locate_campaign(tmp_path))
+    snap = reader.snapshot()
+    for view in (views.overview, views.trial_table, views.importance, views.timeline,
+                 views.failures):
+        json.dumps(view(snap), allow_nan=False)
+    assert views.overview(snap)["best"] is None
+    out = write_report(reader, tmp_path / "r.html")
+    assert out.stat().st_size > 1_000_000  # plotly.js inlined

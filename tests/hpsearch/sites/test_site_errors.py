@@ -124,3 +124,22 @@ def test_trial_larger_than_a_block_is_refused():
     assert site.mpi and site.resource_specification()["num_ranks"] == 2
     with pytest.raises(UserError, match="asks for 3 nodes but a block holds 2"):
         site.resource_specification(nodes=3, ranks=3)
+
+
+def test_cli_in_a_subprocess(tmp_path):
+    import subprocess
+    import sys
+
+    shown = subprocess.run([sys.executable, "-m", "hpsearch.cli", "sites", "show", "theta-knl"],
+                           capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert "KMP_AFFINITY=granularity=fine,compact,1,0" in shown.stdout
+    assert "aprun -n 1 -N 1 -d 256 -j 4 -cc none" in shown.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text(GOOD.replace("per_node = 4", "per_node = -1"))
+    failed = subprocess.run([sys.executable, "-m", "hpsearch.cli", "sites", "show",
+                             "--site-file", str(bad)], capture_output=True, text=True,
+                            timeout=120)
+    assert failed.returncode == 2 and failed.stdout == ""
+    assert failed.stderr == ("hpsearch: error: site file bad.toml: [workers].per_node must be "
+                             "a positive integer or \"auto\", got -1\n")

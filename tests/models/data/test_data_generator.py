@@ -12,9 +12,9 @@ from models.data import (
     generate_event,
     generate_events,
 )
-from models.data.aggregate import aggregate
+from models.data._aggregate import aggregate
+from models.data._projection import plane_keys, unravel
 from models.data.event import COSMIC, MICHEL, PROTON, TRACK
-from models.data.projection import plane_keys, unravel
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -77,7 +78,8 @@ def test_failed_write_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_killed_writer_leaves_nothing(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_killed_writer_leaves_nothing(tmp_path, sig):
     target = tmp_path / "big.h5"
     proc = subprocess.Popen(
         [sys.executable, "-m", "models.data", "--kind", "3d", "--events", "100000",
@@ -86,12 +88,14 @@ def test_killed_writer_leaves_nothing(tmp_path):
     # wait for the first progress line: the writer is then inside the file
     assert proc.stderr is not None
     assert proc.stderr.read(len(b"\rwriting")) == b"\rwriting"
-    proc.kill()
-    proc.wait()
+    proc.send_signal(sig)
+    proc.wait(timeout=60)
     assert not target.exists()
     leftovers = [p.name for p in tmp_path.iterdir()]
-    # SIGKILL cannot clean up: at most the hidden partial file remains, never the target
-    assert all(name.startswith(".big.h5.") and name.endswith(".partial") for name in leftovers)
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 143 and leftovers == []
+    else:  # nothing can clean up after SIGKILL: at most the hidden partial file remains
+        assert all(n.startswith(".big.h5.") and n.endswith(".partial") for n in leftovers)
 
 
 def test_command_line(tmp_path, capsys):

@@ -60,7 +60,7 @@ def cosmic_tagger_file(tmp_path):
     path = tmp_path / "cosmic_tagger.h5"
     with h5py.File(path, "w") as f:
         write_product(f.create_group("Data/sparse2d_sbndwire_group"), charge, shape)
-        write_product(f.create_group("Data/sparse2d_sbn_cosmic_seg_group"), labels, shape)
+        write_product(f.create_group("Data/sparse2d_sbnd_cosmicseg_group"), labels, shape)
         f.create_dataset("Events/event_id", data=np.array([(1, 0, 0), (1, 0, 1)], np.uint32))
     return path, truth
 
@@ -70,7 +70,7 @@ def test_cosmic_tagger_layout(cosmic_tagger_file):
     ds = open_dataset(path)
     assert isinstance(ds, Larcv3Dataset)
     assert ds.kind == "2d" and ds.spatial_shape == (16, 24) and len(ds) == 2
-    assert ds.producer == "sparse2d_sbndwire" and ds.label_producer == "sparse2d_sbn_cosmic_seg"
+    assert ds.producer == "sparse2d_sbndwire" and ds.label_producer == "sparse2d_sbnd_cosmicseg"
     for index, planes in enumerate(truth):
         event = ds[index]
         for plane, ids, values, tags in planes:

@@ -109,3 +109,34 @@ def test_bad_arguments(files):
         SparseLoader(ds, 2, rank=2, world_size=2)
     with pytest.raises(ValueError, match="batch_size"):
         SparseLoader(ds, 0)
+
+
+class Unreadable:
+    """A data set whose events cannot be read, as a damaged file would behave."""
+
+    kind = "3d"
+    spatial_shape = (8, 8, 8)
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, index: int):
+        raise ValueError(f"event {index} is damaged")
+
+
+def test_read_errors_reach_the_consumer():
+    with pytest.raises(ValueError, match="is damaged"):
+        list(SparseLoader(Unreadable(), 2, prefetch=2))
+
+
+def test_lazy_dataset_through_the_prefetching_loader(files):
+    from models.data import SparseDataset
+
+    lazy = SparseDataset(files["2d"], in_memory=False)
+    eager = SparseDataset(files["2d"])
+    a = list(SparseLoader(lazy, 4, seed=3, prefetch=2))
+    b = list(SparseLoader(eager, 4, seed=3, prefetch=0))
+    assert len(a) == len(b) == 6
+    for x, y in zip(a, b, strict=True):
+        assert torch.equal(x.coords, y.coords) and torch.equal(x.feats, y.feats)
+        assert torch.equal(x.semantic, y.semantic) and torch.equal(x.origin, y.origin)

@@ -81,3 +81,11 @@ def test_classification_metrics():
     assert metrics["accuracy_gamma"] == pytest.approx(0.5)
     assert math.isnan(metrics["accuracy_muon"])
     assert metrics["mean_class_accuracy"] == pytest.approx((1 + 0.5 + 1) / 3)
+
+
+def test_class_names_follow_the_data_labels():
+    from models import data
+    from models.metrics import PARTICLE_CLASSES, SEMANTIC_CLASSES
+
+    assert SEMANTIC_CLASSES == data.SEMANTIC_CLASSES
+    assert PARTICLE_CLASSES == data.PARTICLE_CLASSES

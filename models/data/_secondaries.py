@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .directions import deflect, isotropic
+from ._directions import deflect, isotropic
+from ._scene import Scene
+from ._species import ELECTRON_SP, MIP_MEV_PER_CM, PROTON_SP, range_cm
+from ._track_list import TrackList, Tracks
+from ._walker import Walked
 from .event import DELTA, MICHEL, TRACK
-from .scene import Scene
-from .species import ELECTRON_SP, PROTON_SP, range_cm
-from .track_list import TrackList, Tracks
-from .walker import Walked
 
 DELTA_PER_CM = 0.05  # knock-on electrons above ~1.5 MeV, enough to leave a visible stub
 DELTA_T_MIN, DELTA_T_MAX = 1.5, 30.0
@@ -59,7 +59,7 @@ def _michel_electrons(scene: Scene, walked: Walked, primaries: Tracks, out: Trac
         return
     energy = MICHEL_ENDPOINT_MEV * rng.random((muons.size, 3)).max(axis=1)
     # part of the energy leaves as bremsstrahlung photons: the blips around the track
-    length_cm = energy / 2.2 * rng.uniform(0.4, 0.9, muons.size)
+    length_cm = energy / MIP_MEV_PER_CM * rng.uniform(0.4, 0.9, muons.size)
     direction = isotropic(rng, muons.size)
     out.add(end, direction, np.ceil(length_cm / det.pitch_cm), length_cm, ELECTRON_SP, MICHEL,
             primaries.origin[muons], primaries.rank[muons], primaries.event[muons])

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .blips import blip_energies
-from .directions import forward, normalize
+from ._blips import blip_energies
+from ._directions import forward, normalize
+from ._scene import Scene
+from ._species import MUON_SP, PION_SP, PROTON_SP
 from .event import LOW_ENERGY, NEUTRINO
-from .scene import Scene
-from .species import MUON_SP, PION_SP, PROTON_SP
 
 RANK = 0  # the interaction is the last thing the occupancy budget drops
 CHANNELS = ("numu_cc", "nue_cc", "nc")

@@ -19,7 +19,9 @@ def open_hdf5(path: str | os.PathLike[str]) -> h5py.File:
     if path.is_dir():
         raise DataFileError(f"data file {path} is a directory: give the path of an HDF5 file")
     try:
-        return h5py.File(path, "r")
+        # No file locks: trials only read a file that is complete before it gets its name,
+        # and parallel filesystems without flock support make locking reads fail.
+        return h5py.File(path, "r", locking=False)
     except OSError as exc:
         reason = str(exc).split("(")[0].strip().rstrip(":") or type(exc).__name__
         raise DataFileError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .detector import plane_transforms
+from ._detector import plane_transforms
 
 
 def plane_keys(points: np.ndarray, size: int) -> np.ndarray:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .blips import blip_energies
-from .directions import distance_to_exit
+from ._blips import blip_energies
+from ._directions import distance_to_exit
+from ._scene import Scene
+from ._species import MUON_SP, kinetic_mev
 from .event import COSMIC, LOW_ENERGY
-from .scene import Scene
-from .species import MUON_SP, kinetic_mev
 
 STOPPING_FRACTION = 0.1
 FIRST_RANK = 1  # cosmic i of an event has budget rank FIRST_RANK + i

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .blips import blip_energies
-from .detector import MOLIERE_RADIUS_CM, RADIATION_LENGTH_CM
-from .directions import deflect
+from ._blips import blip_energies
+from ._detector import MOLIERE_RADIUS_CM, RADIATION_LENGTH_CM
+from ._directions import deflect
+from ._scene import Scene
+from ._species import ELECTRON_SP, MIP_MEV_PER_CM
+from ._track_list import TrackList, Tracks
+from ._walker import Walked
 from .event import LOW_ENERGY, SHOWER
-from .scene import Scene
-from .species import ELECTRON_SP, MIP_MEV_PER_CM
-from .track_list import TrackList, Tracks
-from .walker import Walked
 
 CONVERSION_CM = 9.0 / 7.0 * RADIATION_LENGTH_CM
 CRITICAL_MEV = 32.0  # liquid argon
@@ -54,7 +54,8 @@ def plan_showers(scene: Scene) -> ShowerPlan | None:
     begin = start + axis * (gap_cm / pitch)[:, None]
     trunk_cm = np.where(photon, 1.0 + rng.exponential(4.0, s), 2.0 + rng.exponential(8.0, s))
     trunk_cm = np.minimum(trunk_cm, 0.3 * energy / MIP_MEV_PER_CM / pair)
-    scene.tracks.add(begin, axis, np.maximum(np.ceil(trunk_cm / pitch), 1), energy / 2.2,
+    scene.tracks.add(begin, axis, np.maximum(np.ceil(trunk_cm / pitch), 1),
+                     energy / MIP_MEV_PER_CM,
                      ELECTRON_SP, SHOWER, origin, rank, event, charge_scale=pair, pin=True)
     rest = np.maximum(energy - trunk_cm * MIP_MEV_PER_CM * pair, 0.0)
 

@@ -13,13 +13,13 @@ import math
 
 import numpy as np
 
-from .blips import blips
-from .deposits import Deposits
-from .detector import Detector
-from .directions import distance_to_exit
+from ._blips import blips
+from ._deposits import Deposits
+from ._detector import Detector
+from ._directions import distance_to_exit
+from ._species import range_cm
+from ._track_list import TrackList
 from .event import TRACK
-from .species import range_cm
-from .track_list import TrackList
 
 
 class Scene:

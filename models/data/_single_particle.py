@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .directions import isotropic
+from ._directions import isotropic
+from ._neutrino import add_pion_kinks
+from ._scene import Scene
+from ._species import MUON_SP, PION_SP, PROTON_SP
 from .event import ELECTRON, GAMMA, MUON, NEUTRINO, PARTICLE_CLASSES, PION, PROTON
-from .neutrino import add_pion_kinks
-from .scene import Scene
-from .species import MUON_SP, PION_SP, PROTON_SP
 
 # Kinetic energy ranges (MeV) per PARTICLE_CLASSES entry, drawn log-uniformly.
 ENERGY_MEV = np.array([[50.0, 600.0], [50.0, 600.0], [60.0, 800.0], [60.0, 600.0],

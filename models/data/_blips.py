@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .deposits import Deposits
+from ._deposits import Deposits, pack_label, pack_slot
 
 _NEIGHBOURS = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [-1, 0, 0], [0, -1, 0]])
 
@@ -27,10 +27,9 @@ def blips(
     offsets = _NEIGHBOURS[np.where(within == 0, 0, rng.integers(1, 6, size=seg.size))]
     share = rng.random(seg.size) + 0.5
     share /= np.bincount(seg, share, minlength=k)[seg]
-    origin = np.full(k, origin) if np.ndim(origin) == 0 else origin
-    rank = np.full(k, rank) if np.ndim(rank) == 0 else rank
-    return Deposits(centres[seg] + offsets, energy_mev[seg] * share,
-                    np.full(seg.size, semantic, np.int64), origin[seg], rank[seg], event[seg])
+    label = np.broadcast_to(pack_label(semantic, origin), (k,))
+    slot = pack_slot(event, rank)
+    return Deposits(centres[seg] + offsets, energy_mev[seg] * share, label[seg], slot[seg])
 
 
 def blip_energies(rng: np.random.Generator, k: int, mean_mev: float = 0.6) -> np.ndarray:
