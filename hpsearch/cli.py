@@ -109,11 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_status)
 
     for name in PLUGINS:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue  # that part of the service is not installed in this build
-        module.add_commands(sub)
+        importlib.import_module(name).add_commands(sub)
     return parser
 
 

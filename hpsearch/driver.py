@@ -185,7 +185,7 @@ class Driver:
             from workflows.apps import mpi_trial_app  # the multi-rank variant (sites' part)
 
             return mpi_trial_app(command, str(paths.trial_dir), self._trial_env(),
-                                 str(paths.result), self.site.launch_prefix,
+                                 str(paths.result),
                                  parsl_resource_specification=self.site.resource_specification())
         return self._trial_app(command, str(paths.trial_dir), self._trial_env(),
                                str(paths.result))

@@ -40,4 +40,6 @@ def locate_campaign(target: str | Path) -> CampaignLocation:
     if path.is_file():
         return CampaignLocation(url=sqlite_url(path), directory=path.resolve().parent,
                                 db_path=path.resolve())
-    raise UserError(f"no campaign at {path}: give a campaign directory, its .db file or a storage URL")
+    raise UserError(
+        f"no campaign at {path}: give a campaign directory, its .db file or a storage URL"
+    )

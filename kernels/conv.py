@@ -82,6 +82,13 @@ class SubMConv(_SparseConvBase):
         return super().extra_repr() + f", dilation={self.dilation}"
 
 
+def _positive_stride(stride: int | Sequence[int], dim: int) -> tuple[int, ...]:
+    strides = _as_tuple(stride, dim, "stride")
+    if any(s <= 0 for s in strides):
+        raise ValueError(f"stride must be positive, got {strides}")
+    return strides
+
+
 class SparseConv(_SparseConvBase):
     """Strided convolution. Output sites: every window that holds an input site.
 
@@ -94,9 +101,7 @@ class SparseConv(_SparseConvBase):
                  kernel_size: int | Sequence[int] = 2, stride: int | Sequence[int] = 2,
                  bias: bool = True) -> None:
         super().__init__(dim, in_channels, out_channels, kernel_size, bias)
-        self.stride = _as_tuple(stride, dim, "stride")
-        if any(s <= 0 for s in self.stride):
-            raise ValueError(f"stride must be positive, got {self.stride}")
+        self.stride = _positive_stride(stride, dim)
 
     def forward(self, x: SparseTensor) -> SparseTensor:
         self._check_input(x)
@@ -121,9 +126,7 @@ class SparseInverseConv(_SparseConvBase):
                  kernel_size: int | Sequence[int] = 2, stride: int | Sequence[int] = 2,
                  bias: bool = True) -> None:
         super().__init__(dim, in_channels, out_channels, kernel_size, bias)
-        self.stride = _as_tuple(stride, dim, "stride")
-        if any(s <= 0 for s in self.stride):
-            raise ValueError(f"stride must be positive, got {self.stride}")
+        self.stride = _positive_stride(stride, dim)
 
     def forward(self, x: SparseTensor, target: SparseTensor) -> SparseTensor:
         self._check_input(x)

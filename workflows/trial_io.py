@@ -106,7 +106,9 @@ def load_params(path: Path) -> dict[str, Any]:
     except OSError as err:
         raise ValueError(f"cannot read params file {path}: {err.strerror}") from err
     except json.JSONDecodeError as err:
-        raise ValueError(f"params file {path} is not valid JSON: {err.msg} (line {err.lineno})") from err
+        raise ValueError(
+            f"params file {path} is not valid JSON: {err.msg} (line {err.lineno})"
+        ) from err
     if not isinstance(params, dict):
         raise ValueError(f"params file {path} must hold a JSON object of name: value")
     return params
