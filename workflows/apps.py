@@ -70,7 +70,7 @@ def run_trial_command(command: list[str], trial_dir: str, env: dict[str, str],
 trial_app = python_app(run_trial_command, executors=[EXECUTOR_LABEL])
 
 
-# ---- multi-rank trials (helper "sites") --------------------------------------------------
+# ---- multi-rank trials ---------------------------------------------------------------------
 MPI_EXECUTOR_LABEL = "mpi_trials"
 
 
