@@ -151,13 +151,11 @@ class SparseLoader:
 
     def _make(self, indices: np.ndarray) -> Batch:
         events = [self.dataset[int(i)] for i in indices]
-        batch = collate(events, indices.tolist(), self.dataset.kind, self.dataset.spatial_shape,
-                        getattr(self.dataset, "num_planes", NUM_PLANES))
-        try:
-            batch.tensor  # noqa: B018  build the sparse tensor off the training thread
-        except ImportError:
-            pass
-        return batch
+        # Reading and collating is numpy work. The SparseTensor is built on first use, by the
+        # training thread: torch ops run from this thread start a second OpenMP team that
+        # fights the first for the cores (a 2-thread training step took 3x longer).
+        return collate(events, indices.tolist(), self.dataset.kind, self.dataset.spatial_shape,
+                       getattr(self.dataset, "num_planes", NUM_PLANES))
 
     def __iter__(self) -> Iterator[Batch]:
         if self.prefetch <= 0:
