@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -129,6 +130,10 @@ def percent(value: float) -> str:
 
 def main() -> int:
     args = parse_args()
+    if args.ranks > 1 and shutil.which("mpiexec") is None:
+        print("science: --ranks > 1 needs mpiexec on PATH: pip install mpi4py mpich, or pass "
+              "--ranks 1 --threads 2", file=sys.stderr)
+        return 2
     from models.data import write_dataset
 
     seg_minutes = args.minutes if args.minutes is not None else (1.0 if args.quick else 12.0)
