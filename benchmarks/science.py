@@ -39,9 +39,9 @@ sys.path.insert(0, str(REPO))
 MICROBOONE = {"electron": 77.8, "gamma": 83.4, "muon": 89.7, "pion": 71.0, "proton": 91.2}
 EPOCHS = 10
 CALIBRATION_STEPS = 60  # timed after as many untimed ones: the first steps run slower
-# The segmentation set is large so that a full run sees each training event about three
+# The segmentation set is large so that a full run sees each training event two or three
 # times (2,000 events overfit: held-out loss rose above the training loss by half);
-# generating it takes ~10 s. Held out: at most 400 segmentation events, 20 % of the rest.
+# generating it takes ~15 s. Held out: at most 400 segmentation events, 20 % of the rest.
 SEG_EVENTS, CLS_EVENTS = 10_000, 5_000
 SEG_HELD_OUT = 400
 
@@ -65,12 +65,8 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def val_fraction(model: str, data: Path) -> float:
-    if model != "uresnet2d":
-        return 0.2
-    from models.data import open_dataset
-
-    return min(0.2, SEG_HELD_OUT / len(open_dataset(data)))
+def val_fraction(model: str, events: int) -> float:
+    return min(0.2, SEG_HELD_OUT / events) if model == "uresnet2d" else 0.2
 
 
 def trial_command(model: str, data: Path, out: Path, epochs: int, steps_per_epoch: int,
@@ -86,7 +82,7 @@ def trial_command(model: str, data: Path, out: Path, epochs: int, steps_per_epoc
 
 
 def run_trial(model: str, data: Path, out: Path, epochs: int, steps_per_epoch: int,
-              ranks: int, threads: int, seed: int, device: str, held_out: float | None = None,
+              ranks: int, threads: int, seed: int, device: str, held_out: float,
               ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The trial on the model's defaults; ``held_out``: share of events evaluated on."""
     out.mkdir(parents=True, exist_ok=True)
@@ -95,8 +91,6 @@ def run_trial(model: str, data: Path, out: Path, epochs: int, steps_per_epoch: i
     (out / "params.json").write_text("{}")  # the defaults
     env = dict(os.environ, HPSEARCH_INTRA_OP_THREADS=str(threads), HPSEARCH_INTER_OP_THREADS="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    if held_out is None:
-        held_out = val_fraction(model, data)
     command = trial_command(model, data, out, epochs, steps_per_epoch, ranks, seed, device,
                             held_out)
     shown = " ".join("python" if part == sys.executable else part for part in command)
@@ -107,18 +101,15 @@ def run_trial(model: str, data: Path, out: Path, epochs: int, steps_per_epoch: i
     return result, progress
 
 
-def steps_for(model: str, data: Path, workdir: Path, minutes: float, args: argparse.Namespace,
-              ) -> tuple[int, float]:
+def steps_for(model: str, data: Path, events: int, workdir: Path, minutes: float,
+              args: argparse.Namespace) -> tuple[int, float]:
     """Optimiser steps that fit ``minutes``, timed by a short run of the same trial command
     (same ranks, threads and batch), so the cosine schedule ends when the budget does.
 
     The run has two epochs and evaluates on a single event; the second epoch is the timing.
     """
-    from models.data import open_dataset
-
-    one_event = 1.0 / len(open_dataset(data))
     _, progress = run_trial(model, data, workdir / f"{model}-timing", 2, CALIBRATION_STEPS,
-                            args.ranks, args.threads, args.seed, args.device, one_event)
+                            args.ranks, args.threads, args.seed, args.device, 1.0 / events)
     per_step = (progress[1]["time"] - progress[0]["time"]) / CALIBRATION_STEPS
     # evaluation each epoch and process start take their share of the budget too
     return max(EPOCHS, int(0.85 * minutes * 60 / per_step)), per_step
@@ -134,7 +125,7 @@ def main() -> int:
         print("science: --ranks > 1 needs mpiexec on PATH: pip install mpi4py mpich, or pass "
               "--ranks 1 --threads 2", file=sys.stderr)
         return 2
-    from models.data import write_dataset
+    from models.data import open_dataset, write_dataset
 
     seg_minutes = args.minutes if args.minutes is not None else (1.0 if args.quick else 12.0)
     cls_minutes = args.cls_minutes if args.cls_minutes is not None else (
@@ -153,17 +144,18 @@ def main() -> int:
     if not cls_data.exists():
         write_dataset(cls_data, "2d", n_events=cls_events, seed=args.seed + 2,
                       task="classification", progress=False)
+    seg_events, cls_events = len(open_dataset(seg_data)), len(open_dataset(cls_data))
     print(f"data: {seg_events} segmentation + {cls_events} classification events (2D, 3 planes "
           f"of 512x512) in {time.time() - started:.0f} s; held out: "
-          f"{round(seg_events * val_fraction('uresnet2d', seg_data))} and "
-          f"{round(cls_events * val_fraction('resnet2d', cls_data))}")
+          f"{round(seg_events * val_fraction('uresnet2d', seg_events))} and "
+          f"{round(cls_events * val_fraction('resnet2d', cls_events))}")
 
     print(f"\n[1] uresnet2d, defaults, budget {seg_minutes:g} min")
-    steps, per_step = steps_for("uresnet2d", seg_data, workdir, seg_minutes, args)
+    steps, per_step = steps_for("uresnet2d", seg_data, seg_events, workdir, seg_minutes, args)
     print(f"  {per_step:.3f} s/step measured -> {steps} steps")
     seg, seg_progress = run_trial("uresnet2d", seg_data, workdir / "uresnet2d", EPOCHS,
                                   steps // EPOCHS, args.ranks, args.threads, args.seed,
-                                  args.device)
+                                  args.device, val_fraction("uresnet2d", seg_events))
     print(f"  {'epoch':>5} {'time s':>7} {'ICPF mean %':>11} {'ICPF p90 %':>10} "
           f"{'accuracy %':>10} {'mean IoU %':>10}")
     for line in seg_progress:
@@ -182,10 +174,11 @@ def main() -> int:
           f"target (mean <= 3 % in <= 15 min) {target}")
 
     print(f"\n[2] resnet2d, defaults, budget {cls_minutes:g} min")
-    steps, per_step = steps_for("resnet2d", cls_data, workdir, cls_minutes, args)
+    steps, per_step = steps_for("resnet2d", cls_data, cls_events, workdir, cls_minutes, args)
     print(f"  {per_step:.3f} s/step measured -> {steps} steps")
     cls, _ = run_trial("resnet2d", cls_data, workdir / "resnet2d", EPOCHS, steps // EPOCHS,
-                       args.ranks, args.threads, args.seed, args.device)
+                       args.ranks, args.threads, args.seed, args.device,
+                       val_fraction("resnet2d", cls_events))
     m = cls["metrics"]
     print(f"  {'class':<9} {'ours %':>7} {'MicroBooNE %':>12} {'ratio':>6}")
     for name, theirs in MICROBOONE.items():

@@ -13,16 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from hpsearch.errors import UserError
+from models.registry import DEFAULT_METRIC, MODEL_TASKS  # plain tables: no torch import
 
-MODELS = {
-    # name: (data kind, task)
-    "uresnet2d": ("2d", "segmentation"),
-    "uresnet3d": ("3d", "segmentation"),
-    "resnet2d": ("2d", "classification"),
-    "resnet3d": ("3d", "classification"),
-}
-# The train trial's own defaults, both minimised.
-DEFAULT_METRIC = {"segmentation": "icpf_mean", "classification": "error_rate"}
+MODELS = {name: (shape["kind"], shape["task"]) for name, shape in MODEL_TASKS.items()}
 # option: (default, type, what it means)
 OPTIONS: dict[str, tuple[Any, type, str]] = {
     "data": ("", str, "an existing dataset file; empty: generate one per campaign"),

@@ -9,12 +9,8 @@ from __future__ import annotations
 import json
 import threading
 
-from optuna.trial import TrialState
-
 from hpsearch.dashboard.campaign_reader import Snapshot
 from hpsearch.dashboard.views import TABLE_COLUMNS, table_names, trial_row
-
-_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 
 def _dumps(obj: object) -> str:
@@ -32,7 +28,7 @@ class TableEncoder:
         parts = []
         with self._lock:
             for t in snap.trials:
-                finished = t.state in _FINISHED
+                finished = t.state.is_finished()
                 if finished:
                     hit = self._rows.get(t._trial_id)
                     if hit is not None and hit[0] == columns:

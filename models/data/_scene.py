@@ -46,30 +46,17 @@ class Scene:
         event: np.ndarray,
         semantic: int = TRACK,
         max_steps: np.ndarray | None = None,
+        into: TrackList | None = None,
     ) -> np.ndarray:
-        return self.add_charged_to(self.tracks, species, start, direction, kinetic_mev, origin,
-                                   rank, event, semantic, max_steps)
-
-    def add_charged_to(
-        self,
-        target: TrackList,
-        species: int,
-        start: np.ndarray,
-        direction: np.ndarray,
-        kinetic_mev: np.ndarray,
-        origin: int | np.ndarray,
-        rank: int | np.ndarray,
-        event: np.ndarray,
-        semantic: int = TRACK,
-        max_steps: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Tracks that stop after their range or leave the cube, whichever comes first."""
+        """Tracks that stop after their range or leave the cube, whichever comes first;
+        added to the scene's primaries, or to ``into`` (secondaries born on walked tracks)."""
         det = self.detector
         kinetic_mev = np.asarray(kinetic_mev, np.float64).reshape(-1)
         r = range_cm(np.full(kinetic_mev.shape, species), kinetic_mev)
         n = np.ceil(r / det.pitch_cm)
         exit_steps = distance_to_exit(start, direction, det.size) + 2.0
         n = np.minimum(n, exit_steps if max_steps is None else max_steps)
+        target = self.tracks if into is None else into
         return target.add(start, direction, np.maximum(n, 1).astype(np.int64), r, species,
                           semantic, origin, rank, event)
 

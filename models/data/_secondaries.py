@@ -86,6 +86,6 @@ def _kink_protons(scene: Scene, walked: Walked, primaries: Tracks, out: TrackLis
     step = np.minimum(step, primaries.n_steps[track] - 1)
     start = walked.deposits.points[walked.first[track] + step]
     kinetic = 10.0 + rng.exponential(40.0, track.size)
-    scene.add_charged_to(out, PROTON_SP, start, isotropic(rng, track.size), kinetic,
-                         primaries.origin[track], primaries.rank[track], primaries.event[track],
-                         TRACK)
+    scene.add_charged(PROTON_SP, start, isotropic(rng, track.size), kinetic,
+                      primaries.origin[track], primaries.rank[track], primaries.event[track],
+                      TRACK, into=out)
