@@ -45,7 +45,7 @@ def _resume(args: argparse.Namespace) -> int:
 
 def _best(args: argparse.Namespace) -> int:
     from hpsearch.best import render, rows, top_trials
-    from hpsearch.resume import open_campaign
+    from hpsearch.storage import open_campaign
 
     study, _ = open_campaign(args.campaign, read_only=True)
     metric = study.user_attrs["campaign"]["objective"]["metric"]
@@ -58,8 +58,8 @@ def _best(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from hpsearch.resume import open_campaign
     from hpsearch.status import render, summarize
+    from hpsearch.storage import open_campaign
 
     study, _ = open_campaign(args.campaign, read_only=True)
     print(render(summarize(study)))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-import math
 import os
 import signal
 import sys
@@ -27,9 +26,11 @@ from optuna.trial import TrialState
 
 from hpsearch import leftovers
 from hpsearch.campaign import Campaign
-from hpsearch.objective import TrialPaths, describe
+from hpsearch.objective import describe
 from hpsearch.progress_line import ProgressLine, eta, format_duration
+from hpsearch.sites.parsl_config import build_config
 from hpsearch.study_view import StudyView
+from workflows.trial_io import STATUS_OK, STATUS_PRUNED, TrialPaths, TrialResult
 
 POLL_S = 0.25  # how long the loop sleeps when nothing happens
 PROGRESS_POLL_S = 1.0  # how often the progress files of running trials are read ...
@@ -84,7 +85,7 @@ class Driver:
                     for sig in (signal.SIGINT, signal.SIGTERM)}
         deadline = (self.started + self.campaign.budget.wall_time_s
                     if self.campaign.budget.wall_time_s else None)
-        config = self.site.parsl_config(str(self.directory / "parsl"))
+        config = build_config(self.site, self.directory / "parsl")
         # Ctrl-C on a terminal signals the whole process group. Parsl's interchange must not
         # die of it (its shutdown would then wait forever), so the threads that start Parsl's
         # processes block SIGINT, and the processes inherit the block; only the driver hears it.
@@ -220,22 +221,20 @@ class Driver:
         except Exception as err:  # the worker or Parsl failed, not the trial itself
             self._infrastructure_failure(entry, err)
             return
-        result = outcome.get("result") or {}
+        result: TrialResult | None = outcome.get("result")
+        if result is not None:
+            result = result.settle(self.campaign.objective.metric)
         returncode = outcome.get("returncode")
         attrs: dict[str, Any] = {
-            "hostname": outcome.get("hostname") or result.get("hostname"),
+            "hostname": outcome.get("hostname") or (result and result.hostname),
             "worker": outcome.get("worker"),
         }
-        for key in ("metrics", "wall_time_s", "peak_memory_mb", "threads", "ranks",
-                    "images_per_s"):
-            if key in result:
-                attrs[key] = result[key]
-        status = result.get("status")
-        objective = self._objective_of(result)
-        if returncode == 0 and status == "ok" and objective is not None:
-            frozen = self.view.finish(entry.number, TrialState.COMPLETE, objective, attrs)
-            self._finished(frozen, f"objective {objective:.6g}")
-        elif returncode == 0 and status == "pruned":
+        if result is not None:
+            attrs.update(result.recorded)
+        if returncode == 0 and result is not None and result.status == STATUS_OK:
+            frozen = self.view.finish(entry.number, TrialState.COMPLETE, result.objective, attrs)
+            self._finished(frozen, f"objective {result.objective:.6g}")
+        elif returncode == 0 and result is not None and result.status == STATUS_PRUNED:
             frozen = self.view.finish(entry.number, TrialState.PRUNED, None, attrs)
             self._finished(frozen, "pruned")
         else:
@@ -244,22 +243,10 @@ class Driver:
             frozen = self.view.finish(entry.number, TrialState.FAIL, None, attrs)
             self._finished(frozen, f"failed: {reason}")
 
-    def _objective_of(self, result: dict[str, Any]) -> float | None:
-        value = result.get("objective")
-        if value is None:
-            value = (result.get("metrics") or {}).get(self.campaign.objective.metric)
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            return None
-        return value if math.isfinite(value) else None
-
     @staticmethod
-    def _fail_reason(returncode: Any, result: dict[str, Any], log_tail: str) -> str:
-        if result.get("reason"):
-            reason = str(result["reason"])
-        elif result.get("status") == "ok":
-            reason = "the result holds no finite objective"
+    def _fail_reason(returncode: Any, result: TrialResult | None, log_tail: str) -> str:
+        if result is not None and result.reason:
+            reason = result.reason
         else:
             last = [line for line in log_tail.splitlines() if line.strip()]
             reason = "no result file" + (f"; last log line: {last[-1].strip()}" if last else "")

@@ -14,9 +14,10 @@ from typing import Any
 import optuna
 
 from hpsearch.campaign import Campaign, load_campaign
+from hpsearch.campaign_setup import enqueue_design, resolve_concurrency, resolve_site
 from hpsearch.errors import UserError
-from hpsearch.lhs import latin_hypercube
 from hpsearch.locate import DB_FILENAME, sqlite_url
+from hpsearch.sites import Site
 from hpsearch.storage import create_sqlite_file, open_storage
 
 
@@ -27,41 +28,8 @@ def hpsearch_version() -> str:
         return "unknown"
 
 
-def resolve_site(campaign: Campaign) -> Any:
-    from hpsearch.sites import load_site
-
-    file = campaign.site.file
-    if file is not None:
-        path = Path(file).expanduser()
-        file = str(path if path.is_absolute() else Path(campaign.source_dir) / path)
-    return load_site(campaign.site.name, path=file, overrides=campaign.site.overrides or None)
-
-
-def resolve_concurrency(campaign: Campaign, site: Any) -> int:
-    slots = int(site.slots)
-    if campaign.concurrency is None:
-        return slots
-    if campaign.concurrency > slots:
-        raise UserError(
-            f"concurrency: {campaign.concurrency} trials in flight but site '{campaign.site.name}'"
-            f" has {slots} slots; lower concurrency or give the site more workers"
-        )
-    return campaign.concurrency
-
-
-def enqueue_design(study: optuna.Study, campaign: Campaign, present: set[int] | None = None) -> int:
-    """Enqueue the LHS points whose lhs_index is not in `present`; returns how many."""
-    points = latin_hypercube(campaign.space, campaign.n_init, campaign.seed)
-    added = 0
-    for index, params in enumerate(points):
-        if present and index in present:
-            continue
-        study.enqueue_trial(params, user_attrs={"source": "lhs", "lhs_index": index})
-        added += 1
-    return added
-
-
-def create_campaign(campaign: Campaign, site: Any, directory: Path, campaign_text: str) -> Any:
+def create_campaign(campaign: Campaign, site: Site, directory: Path,
+                    campaign_text: str) -> optuna.storages.BaseStorage:
     """Make the directory, the database and the study; returns the storage."""
     created = not directory.exists()
     if not created and any(directory.iterdir()):
@@ -112,3 +80,7 @@ def launch(campaign_path: str, directory: str | None, display: Any = None) -> in
     text = Path(campaign_path).expanduser().read_text()
     storage = create_campaign(campaign, site, target.expanduser().resolve(), text)
     return drive(campaign, site, target.expanduser().resolve(), storage, concurrency, display)
+
+
+__all__ = ["create_campaign", "enqueue_design", "hpsearch_version", "launch", "resolve_concurrency",
+           "resolve_site"]

@@ -14,6 +14,7 @@ from typing import Any
 
 from hpsearch import builtin_trial
 from hpsearch.errors import UserError
+from workflows.trial_io import TrialPaths
 
 KINDS = ("model", "entrypoint", "command")
 DIRECTIONS = ("minimize", "maximize")
@@ -24,37 +25,6 @@ _KEYS = {
     "command": _COMMON_KEYS | {"command"},
 }
 PLACEHOLDERS = ("{params}", "{out}", "{progress}", "{stop_file}", "{trial_dir}")
-
-
-@dataclass(frozen=True)
-class TrialPaths:
-    """The files of one trial, all inside `trials/<number>/`."""
-
-    trial_dir: Path
-
-    @property
-    def params(self) -> Path:
-        return self.trial_dir / "params.json"
-
-    @property
-    def result(self) -> Path:
-        return self.trial_dir / "result.json"
-
-    @property
-    def progress(self) -> Path:
-        return self.trial_dir / "progress.jsonl"
-
-    @property
-    def stop_file(self) -> Path:
-        return self.trial_dir / "STOP"
-
-    @property
-    def log(self) -> Path:
-        return self.trial_dir / "trial.log"
-
-    def protocol_arguments(self) -> list[str]:
-        return ["--params", str(self.params), "--out", str(self.result),
-                "--progress", str(self.progress), "--stop-file", str(self.stop_file)]
 
 
 @dataclass(frozen=True)

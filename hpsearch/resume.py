@@ -11,83 +11,49 @@ Before driving again:
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import TrialState
 
 from hpsearch.campaign import Campaign
-from hpsearch.errors import UserError
-from hpsearch.launch import enqueue_design, resolve_concurrency
-from hpsearch.locate import locate_campaign
-from hpsearch.storage import open_storage
+from hpsearch.campaign_setup import enqueue_design, resolve_concurrency
+from hpsearch.storage import open_campaign
 from hpsearch.study_view import is_interrupted
-
-
-def open_campaign(target: str, read_only: bool = False) -> tuple[optuna.Study, Path]:
-    """The study and campaign directory behind a directory, a .db file or a URL."""
-    location = locate_campaign(target)
-    url = location.url
-    if read_only and location.db_path is not None:
-        from hpsearch.locate import sqlite_url
-
-        url = sqlite_url(location.db_path, read_only=True)
-    storage = open_storage(url, read_only=read_only)
-    summaries = optuna.get_all_study_summaries(storage, include_best_trial=False)
-    if not summaries:
-        raise UserError(f"{target} holds no campaign: launch one with 'hpsearch launch FILE'")
-    if len(summaries) > 1:
-        names = ", ".join(s.study_name for s in summaries)
-        raise UserError(f"{target} holds several studies ({names}); give a campaign directory")
-    study = optuna.load_study(study_name=summaries[0].study_name, storage=storage)
-    if "campaign" not in study.user_attrs:
-        raise UserError(f"{target} holds an Optuna study that is no hpsearch campaign")
-    directory = location.directory or Path(study.user_attrs.get("directory", "."))
-    return study, directory
-
-
-def _result_of(directory: Path, trial: FrozenTrial) -> dict[str, Any] | None:
-    path = Path(trial.user_attrs.get("trial_dir", directory / "trials" / str(trial.number)))
-    try:
-        result = json.loads((path / "result.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return result if isinstance(result, dict) else None
+from workflows.trial_io import STATUS_FAILED, STATUS_OK, STATUS_PRUNED, TrialPaths, read_result
 
 
 def recover_orphans(study: optuna.Study, directory: Path, metric: str) -> dict[str, int]:
     """Record RUNNING trials from their result files, or as interrupted."""
     storage, counts = study._storage, {"recovered": 0, "interrupted": 0}
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        result = _result_of(directory, trial) or {}
-        value = result.get("objective")
-        if value is None:
-            value = (result.get("metrics") or {}).get(metric)
-        for key in ("metrics", "wall_time_s", "peak_memory_mb", "hostname", "threads"):
-            if key in result:
-                storage.set_trial_user_attr(trial._trial_id, key, result[key])
-        if (result.get("status") == "ok" and isinstance(value, int | float)
-                and math.isfinite(value)):
-            storage.set_trial_user_attr(trial._trial_id, "recovered", True)
-            study.tell(trial.number, float(value))
-            counts["recovered"] += 1
-        elif result.get("status") == "pruned":
-            study.tell(trial.number, state=TrialState.PRUNED)
-            counts["recovered"] += 1
-        elif result.get("status") == "failed":
-            storage.set_trial_user_attr(trial._trial_id, "fail_reason",
-                                        str(result.get("reason") or "failed"))
-            study.tell(trial.number, state=TrialState.FAIL)
-            counts["recovered"] += 1
-        else:
+        trial_dir = trial.user_attrs.get("trial_dir", directory / "trials" / str(trial.number))
+        result = read_result(TrialPaths(Path(trial_dir)).result)
+        if result is not None:
+            result = result.settle(metric)
+            attrs = dict(result.recorded)
+            if result.hostname is not None:
+                attrs["hostname"] = result.hostname
+            for key, value in attrs.items():
+                storage.set_trial_user_attr(trial._trial_id, key, value)
+        if result is None:
             storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
             storage.set_trial_user_attr(trial._trial_id, "fail_reason",
                                         "interrupted: the driver ended before the trial")
             study.tell(trial.number, state=TrialState.FAIL)
             counts["interrupted"] += 1
+            continue
+        if result.status == STATUS_OK:
+            storage.set_trial_user_attr(trial._trial_id, "recovered", True)
+            study.tell(trial.number, result.objective)
+        elif result.status == STATUS_PRUNED:
+            study.tell(trial.number, state=TrialState.PRUNED)
+        else:
+            storage.set_trial_user_attr(trial._trial_id, "fail_reason",
+                                        result.reason or STATUS_FAILED)
+            study.tell(trial.number, state=TrialState.FAIL)
+        counts["recovered"] += 1
     return counts
 
 

@@ -2,6 +2,8 @@
 
 WAL lets ``status``, ``best`` and the dashboard read while the driver writes; the busy timeout
 makes a reader that meets a checkpoint wait instead of failing with "database is locked".
+Every command opens its campaign here: `launch` and `resume` to write, `status`, `best` and
+the dashboard read-only (SQLite itself then refuses any write).
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from typing import Any
 
 import optuna
 import sqlalchemy
+from optuna.study._frozen import FrozenStudy
 from sqlalchemy import event
 
 from hpsearch.errors import UserError
-from hpsearch.locate import sqlite_url
+from hpsearch.locate import CampaignLocation, locate_campaign, sqlite_url
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -57,7 +60,7 @@ def open_storage(url: str, read_only: bool = False) -> optuna.storages.RDBStorag
             url, engine_kwargs=engine_kwargs, skip_table_creation=read_only
         )
     except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError,
-            ImportError) as err:
+            ImportError, ValueError) as err:
         cause = err.__cause__ or err
         first = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
         if read_only:
@@ -72,3 +75,69 @@ def open_storage(url: str, read_only: bool = False) -> optuna.storages.RDBStorag
 
 def open_sqlite(db_path: Path, read_only: bool = False) -> optuna.storages.RDBStorage:
     return open_storage(sqlite_url(db_path, read_only=read_only), read_only=read_only)
+
+
+def read_only_url(location: CampaignLocation) -> str:
+    """The storage URL opened so that SQLite itself refuses any write."""
+    if location.db_path is not None:
+        return sqlite_url(location.db_path, read_only=True)
+    url = location.url
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and "mode=ro" not in url:
+        path = url[len(prefix):].split("?", 1)[0]
+        if path.startswith("file:"):
+            path = path[len("file:"):]
+        return sqlite_url(Path(path), read_only=True)
+    # Server databases cannot be opened read-only from the URL; the readers still only read.
+    return url
+
+
+def pick_study(storage: optuna.storages.BaseStorage, target: str,
+               name: str | None = None) -> FrozenStudy:
+    """The study `name`, else the one campaign the storage holds.
+
+    Reads the studies table only: no trial is loaded, so it stays cheap on a large campaign.
+    """
+    try:
+        studies = storage.get_all_studies()
+    except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as err:
+        raise UserError(f"cannot read {target} ({first_line(err)}): is this an hpsearch "
+                        "campaign database?") from err
+    if name is not None:
+        for study in studies:
+            if study.study_name == name:
+                return study
+        known = ", ".join(s.study_name for s in studies) or "none"
+        raise UserError(f"{target} holds no study named {name!r} (studies: {known})")
+    if not studies:
+        raise UserError(f"{target} holds no campaign: launch one with 'hpsearch launch FILE'")
+    campaigns = [s for s in studies if "campaign" in s.user_attrs]
+    candidates = campaigns or studies
+    if len(candidates) > 1:
+        known = ", ".join(s.study_name for s in candidates)
+        raise UserError(f"{target} holds several studies ({known}); pick one with --study or "
+                        "give a campaign directory")
+    return candidates[0]
+
+
+def open_campaign(target: str, read_only: bool = False) -> tuple[optuna.Study, Path]:
+    """The study and campaign directory behind a directory, a .db file or a URL."""
+    location = locate_campaign(target)
+    url = read_only_url(location) if read_only else location.url
+    storage = open_storage(url, read_only=read_only)
+    found = pick_study(storage, target)
+    if "campaign" not in found.user_attrs:
+        raise UserError(f"{target} holds an Optuna study that is no hpsearch campaign")
+    study = optuna.Study(study_name=found.study_name, storage=storage)
+    directory = location.directory or Path(found.user_attrs.get("directory", "."))
+    return study, directory
+
+
+def first_line(err: BaseException) -> str:
+    """The database's own message, which Optuna and SQLAlchemy wrap."""
+    cause = err.__cause__ if isinstance(err, optuna.exceptions.StorageInternalError) \
+        and err.__cause__ else err
+    if isinstance(cause, sqlalchemy.exc.DBAPIError) and cause.orig is not None:
+        cause = cause.orig
+    text = str(cause).strip().splitlines()
+    return text[0] if text else type(err).__name__

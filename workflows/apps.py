@@ -2,8 +2,8 @@
 
 The app is deliberately thin: it starts the command with the site's environment, sends
 stdout and stderr to `trial_dir/trial.log`, and returns what the driver needs through the
-future — `{"returncode", "result" (the parsed result JSON or None), "log_tail", "hostname",
-"worker"}`. It never opens the study database.
+future — `{"returncode", "result" (a `TrialResult`, or None without a result file),
+"log_tail", "hostname", "worker"}`. It never opens the study database.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from typing import Any
 
 from parsl import python_app
 
-EXECUTOR_LABEL = "trials"
+from workflows.trial_io import EXECUTOR_LABEL, MPI_EXECUTOR_LABEL
+
 LOG_TAIL_LINES = 30
 
 
@@ -20,13 +21,14 @@ def run_trial_command(command: list[str], trial_dir: str, env: dict[str, str],
                       result_path: str) -> dict[str, Any]:
     """Run `command` in `trial_dir`; the body runs on the worker, so it imports its own needs."""
     import ctypes
-    import json
     import os
     import signal
     import socket
     import subprocess
     from collections import deque
     from pathlib import Path
+
+    from workflows.trial_io import read_result
 
     def die_with_worker() -> None:
         # If the worker is killed (walltime, Ctrl-C, driver lost), the trial must not
@@ -46,12 +48,7 @@ def run_trial_command(command: list[str], trial_dir: str, env: dict[str, str],
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    preexec_fn=die_with_worker)
         returncode = process.wait()
-    try:
-        result = json.loads(Path(result_path).read_text())
-        if not isinstance(result, dict):
-            result = None
-    except (OSError, ValueError):
-        result = None
+    result = read_result(Path(result_path))
     with open(log_path, errors="replace") as log:
         tail = "".join(deque(log, maxlen=LOG_TAIL_LINES))
     hostname = socket.gethostname()
@@ -71,8 +68,6 @@ trial_app = python_app(run_trial_command, executors=[EXECUTOR_LABEL])
 
 
 # ---- multi-rank trials ---------------------------------------------------------------------
-MPI_EXECUTOR_LABEL = "mpi_trials"
-
 
 def run_mpi_trial_command(command: list[str], trial_dir: str, env: dict[str, str],
                           result_path: str, *,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import subprocess
 import sys
 from pathlib import Path
@@ -21,12 +20,11 @@ from typing import Any
 from workflows.trial_io import (
     STATUS_FAILED,
     STATUS_OK,
-    STATUS_PRUNED,
+    STATUSES,
     TrialIO,
     add_protocol_arguments,
+    finite_number,
 )
-
-_STATUSES = (STATUS_OK, STATUS_PRUNED, STATUS_FAILED)
 
 
 def substitute(command: list[str], values: dict[str, str]) -> list[str]:
@@ -42,7 +40,7 @@ def normalise(written: Any, metric: str) -> tuple[str, float | None, dict[str, A
     """(status, objective, metrics, reason) from what the command wrote."""
     if not isinstance(written, dict):
         return STATUS_FAILED, None, {}, "the result file does not hold a JSON object"
-    if written.get("status") in _STATUSES:
+    if written.get("status") in STATUSES:
         metrics = written.get("metrics") or {}
         objective = written.get("objective", metrics.get(metric))
         status = written["status"]
@@ -56,7 +54,7 @@ def normalise(written: Any, metric: str) -> tuple[str, float | None, dict[str, A
             objective = float(objective)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             return STATUS_FAILED, None, metrics, f"the result has no numeric '{metric}'"
-        if not math.isfinite(objective):
+        if finite_number(objective) is None:
             return STATUS_FAILED, None, metrics, f"'{metric}' is not a finite number: {objective}"
     return status, objective, metrics, reason
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import inspect
-import math
 import sys
 import traceback
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from workflows.trial_io import (
     STATUS_PRUNED,
     TrialIO,
     add_protocol_arguments,
+    finite_number,
     load_params,
 )
 
@@ -70,7 +70,7 @@ def objective_of(value: Any, metric: str) -> tuple[float | None, dict[str, Any],
         number = float(raw)
     except (TypeError, ValueError):
         return None, metrics, f"'{metric}' is not a number: {raw!r}"
-    if not math.isfinite(number):
+    if finite_number(number) is None:
         return None, metrics, f"'{metric}' is not a finite number: {number!r}"
     return number, metrics, None
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 
-INTRA_OP = "HPSEARCH_INTRA_OP_THREADS"
-INTER_OP = "HPSEARCH_INTER_OP_THREADS"
-CPU_LIST = "HPSEARCH_CPU_LIST"  # e.g. "0-3,8-11": pin the trial to these cores
+from workflows.trial_io import CPU_LIST_VAR as CPU_LIST
+from workflows.trial_io import INTER_OP_VAR as INTER_OP
+from workflows.trial_io import INTRA_OP_VAR as INTRA_OP
 
 _RECORDED_ENV = (
     "OMP_NUM_THREADS", "OMP_PROC_BIND", "OMP_PLACES", "KMP_BLOCKTIME", "KMP_AFFINITY",

@@ -1,9 +1,10 @@
-"""The trial side of the trial protocol: progress lines, the stop file, the result file.
+"""The trial protocol, both sides: files, statuses, executor labels, environment, result.
 
 A trial is a fresh process started with ``--params P --out R [--progress F] [--stop-file S]``.
 It appends one JSON line per epoch to F (the driver reads them to decide pruning; workers
 never touch the study database), stops at the next epoch boundary once S exists, and writes R
-once, atomically, so a reader never sees half a result.
+once, atomically, so a reader never sees half a result. The driver, the Parsl app and
+`hpsearch resume` read R with `read_result`, the one place that decides what a result says.
 """
 
 from __future__ import annotations
@@ -11,15 +12,70 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import numbers
 import os
 import socket
 import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 STATUS_OK = "ok"
 STATUS_PRUNED = "pruned"
 STATUS_FAILED = "failed"
+STATUSES = (STATUS_OK, STATUS_PRUNED, STATUS_FAILED)
+
+# The Parsl executors trials run on: single-process trials, and multi-rank ones.
+EXECUTOR_LABEL = "trials"
+MPI_EXECUTOR_LABEL = "mpi_trials"
+
+# Thread settings the site passes to each trial; nothing but the trial reads them, so they
+# survive Parsl's cpu_affinity rewriting OMP_NUM_THREADS in the worker.
+INTRA_OP_VAR = "HPSEARCH_INTRA_OP_THREADS"
+INTER_OP_VAR = "HPSEARCH_INTER_OP_THREADS"
+CPU_LIST_VAR = "HPSEARCH_CPU_LIST"  # e.g. "0-3,8-11": pin the trial to these cores
+
+
+@dataclass(frozen=True)
+class TrialPaths:
+    """The files of one trial, all inside `trials/<number>/`."""
+
+    trial_dir: Path
+
+    @property
+    def params(self) -> Path:
+        return self.trial_dir / "params.json"
+
+    @property
+    def result(self) -> Path:
+        return self.trial_dir / "result.json"
+
+    @property
+    def progress(self) -> Path:
+        return self.trial_dir / "progress.jsonl"
+
+    @property
+    def stop_file(self) -> Path:
+        return self.trial_dir / "STOP"
+
+    @property
+    def log(self) -> Path:
+        return self.trial_dir / "trial.log"
+
+    def protocol_arguments(self) -> list[str]:
+        return ["--params", str(self.params), "--out", str(self.result),
+                "--progress", str(self.progress), "--stop-file", str(self.stop_file)]
+
+
+def finite_number(value: Any) -> float | None:
+    """`value` as a float when it is a real, finite number (a bool is not one), else None.
+
+    The one test of "the objective is a finite number", on both sides of the protocol.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,7 +138,7 @@ class TrialIO:
                metrics: dict[str, Any] | None = None, reason: str | None = None,
                **extra: Any) -> dict[str, Any]:
         """Write the result file (rank 0 only) and return what was written."""
-        if status == STATUS_OK and (objective is None or not math.isfinite(objective)):
+        if status == STATUS_OK and finite_number(objective) is None:
             status, reason = STATUS_FAILED, f"objective is not a finite number: {objective!r}"
         result: dict[str, Any] = {
             "status": status,
@@ -112,3 +168,81 @@ def load_params(path: Path) -> dict[str, Any]:
     if not isinstance(params, dict):
         raise ValueError(f"params file {path} must hold a JSON object of name: value")
     return params
+
+
+# ---- the driver's side: reading a result file --------------------------------------------
+# Result keys stored on the trial as user attributes when present (besides the hostname).
+RECORDED_KEYS = ("metrics", "wall_time_s", "peak_memory_mb", "threads", "ranks", "images_per_s")
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """What a trial's result file says, its types checked: `status` is one of STATUSES and
+    `objective`, when given, a finite number (a result of status "ok" with a non-finite one
+    is read as failed)."""
+
+    status: str
+    objective: float | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None
+    hostname: str | None = None
+    recorded: dict[str, Any] = field(default_factory=dict)  # the RECORDED_KEYS present
+
+    @classmethod
+    def parse(cls, payload: Any) -> TrialResult:
+        """A result from the file's JSON; one that breaks the protocol is a failed result
+        whose reason says why."""
+        try:
+            return cls._parse(payload)
+        except ValueError as err:
+            return cls(STATUS_FAILED, reason=f"malformed result file: {err}")
+
+    @classmethod
+    def _parse(cls, payload: Any) -> TrialResult:
+        if not isinstance(payload, dict):
+            raise ValueError("not a JSON object")
+        status = payload.get("status")
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+        metrics = payload.get("metrics") or {}
+        if not isinstance(metrics, dict):
+            raise ValueError(f"metrics must be an object, got {type(metrics).__name__}")
+        reason = _optional(payload, "reason", str)
+        hostname = _optional(payload, "hostname", str)
+        for key in ("wall_time_s", "peak_memory_mb", "images_per_s"):
+            _optional(payload, key, numbers.Real)
+        _optional(payload, "threads", dict)
+        _optional(payload, "ranks", int)
+        raw = _optional(payload, "objective", numbers.Real)
+        objective = finite_number(raw)
+        if status == STATUS_OK and raw is not None and objective is None:
+            status, reason = STATUS_FAILED, f"objective is not a finite number: {raw!r}"
+        recorded = {key: payload[key] for key in RECORDED_KEYS if key in payload}
+        return cls(status, objective, metrics, reason, hostname, recorded)
+
+    def settle(self, metric: str) -> TrialResult:
+        """The result as recorded: status "ok" only with a finite objective, taken from
+        `metrics[metric]` when the file gave none."""
+        if self.status != STATUS_OK or self.objective is not None:
+            return self
+        value = finite_number(self.metrics.get(metric))
+        if value is not None:
+            return replace(self, objective=value)
+        return replace(self, status=STATUS_FAILED,
+                       reason=self.reason or "the result holds no finite objective")
+
+
+def _optional(payload: dict[str, Any], key: str, kind: Any) -> Any:
+    value = payload.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
+        raise ValueError(f"{key} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def read_result(path: Path) -> TrialResult | None:
+    """The result file at `path`; None when there is none (or it is not JSON at all)."""
+    try:
+        payload = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return TrialResult.parse(payload)

@@ -16,12 +16,14 @@ from typing import Any
 
 import sqlalchemy.exc
 from optuna.exceptions import StorageInternalError
-from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch.dashboard.bulk_trials import read_all_trials
 from hpsearch.errors import UserError
-from hpsearch.locate import CampaignLocation, sqlite_url
+from hpsearch.locate import CampaignLocation
+from hpsearch.storage import first_line, open_storage, pick_study, read_only_url
+
+__all__ = ["CampaignReader", "Snapshot", "read_only_url"]
 
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
@@ -44,21 +46,6 @@ class Snapshot:
         return self.directions[0]
 
 
-def read_only_url(location: CampaignLocation) -> str:
-    """The storage URL opened so that SQLite itself refuses any write."""
-    if location.db_path is not None:
-        return sqlite_url(location.db_path, read_only=True)
-    url = location.url
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and "mode=ro" not in url:
-        path = url[len(prefix):].split("?", 1)[0]
-        if path.startswith("file:"):
-            path = path[len("file:"):]
-        return sqlite_url(Path(path), read_only=True)
-    # Server databases cannot be opened read-only from the URL; the dashboard still only reads.
-    return url
-
-
 class CampaignReader:
     """Thread-safe, read-only, incrementally refreshed view of one study."""
 
@@ -71,8 +58,9 @@ class CampaignReader:
         self.location = location
         self.min_refresh_s = min_refresh_s
         self._lock = threading.Lock()
-        self._storage = _open_storage(read_only_url(location))
-        self._study_id, self._study_name = _pick_study(self._storage, study_name)
+        self._storage = open_storage(read_only_url(location), read_only=True)
+        study = pick_study(self._storage, str(location.directory or location.url), study_name)
+        self._study_id, self._study_name = study._study_id, study.study_name
         self._trials: dict[int, FrozenTrial] = {}  # trial_id -> trial
         self._max_trial_id = -1
         self._version = 0
@@ -112,7 +100,7 @@ class CampaignReader:
             attrs = self._storage.get_study_user_attrs(self._study_id)
             directions = self._storage.get_study_directions(self._study_id)
         except (sqlalchemy.exc.SQLAlchemyError, StorageInternalError) as exc:
-            raise UserError(f"cannot read the campaign database: {_first_line(exc)}") from exc
+            raise UserError(f"cannot read the campaign database: {first_line(exc)}") from exc
         changed = self._snapshot is None or attrs != self._snapshot.study_user_attrs
         for trial in fresh:
             old = self._trials.get(trial._trial_id)
@@ -142,49 +130,3 @@ class CampaignReader:
 
 def _first_read_fallback_errors() -> tuple[type[Exception], ...]:
     return (KeyError, AttributeError, TypeError, ValueError, sqlalchemy.exc.SQLAlchemyError)
-
-
-def _open_storage(url: str) -> RDBStorage:
-    try:
-        return RDBStorage(
-            url,
-            # A writer may hold the lock for a moment; wait rather than fail with "locked".
-            engine_kwargs={"connect_args": {"timeout": 30}} if url.startswith("sqlite") else None,
-            skip_table_creation=True,
-        )
-    except (sqlalchemy.exc.SQLAlchemyError, StorageInternalError, ValueError) as exc:
-        raise UserError(
-            f"cannot open the campaign database ({_first_line(exc)}): "
-            "give a campaign directory, its campaign.db or an Optuna storage URL"
-        ) from exc
-
-
-def _pick_study(storage: RDBStorage, name: str | None) -> tuple[int, str]:
-    try:
-        studies = storage.get_all_studies()
-    except (sqlalchemy.exc.SQLAlchemyError, StorageInternalError) as exc:
-        raise UserError(f"{_first_line(exc)}: is this an hpsearch campaign database?") from exc
-    if name is not None:
-        for study in studies:
-            if study.study_name == name:
-                return study._study_id, study.study_name
-        known = ", ".join(s.study_name for s in studies) or "none"
-        raise UserError(f"no study named {name!r} in the campaign (studies: {known})")
-    if not studies:
-        raise UserError("the campaign database holds no study yet: launch the campaign first")
-    campaigns = [s for s in studies if "campaign" in s.user_attrs]
-    candidates = campaigns or studies
-    if len(candidates) > 1:
-        known = ", ".join(s.study_name for s in candidates)
-        raise UserError(f"the database holds several studies ({known}): pick one with --study")
-    return candidates[0]._study_id, candidates[0].study_name
-
-
-def _first_line(exc: BaseException) -> str:
-    # Optuna wraps the database's own message, which is the useful one.
-    cause = exc.__cause__ if isinstance(exc, StorageInternalError) and exc.__cause__ else exc
-    if isinstance(cause, sqlalchemy.exc.DBAPIError) and cause.orig is not None:
-        cause = cause.orig
-    text = str(cause).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-

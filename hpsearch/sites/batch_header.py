@@ -8,16 +8,14 @@ the launcher line that starts the pools.
 from __future__ import annotations
 
 from string import Template
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from parsl.providers.pbspro.template import template_string as pbs_template
 from parsl.providers.slurm.template import template_string as slurm_template
 from parsl.utils import wtime_to_minutes
 
 from hpsearch.sites.parsl_config import build_provider
-
-if TYPE_CHECKING:
-    from hpsearch.sites.site import Site
+from hpsearch.sites.site import Site
 
 _JOB = "parsl.trials.block"  # Parsl adds a timestamp to the job name at submit
 _LAUNCH_WORDS = ("mpiexec", "srun", "aprun")

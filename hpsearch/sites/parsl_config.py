@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from parsl.addresses import address_by_interface
 from parsl.config import Config
@@ -31,9 +31,7 @@ from parsl.providers.base import ExecutionProvider
 from hpsearch.errors import UserError
 from hpsearch.sites.retry import block_error_handler, retry_cost
 from hpsearch.sites.schema import walltime_seconds
-
-if TYPE_CHECKING:
-    from hpsearch.sites.site import Site
+from hpsearch.sites.site import Site
 
 
 def build_launcher(site: Site) -> Launcher:

@@ -63,6 +63,8 @@ def parsl_config_text(site: Site) -> str:
 
 
 def render_site(site: Site) -> str:
+    from hpsearch.sites.batch_header import batch_header
+
     env = "".join(f"{k}={v}\n" for k, v in site.trial_env().items())
     interface = site.settings["executor"]["interface"]
     notes = []
@@ -80,6 +82,6 @@ def render_site(site: Site) -> str:
         "\n== derived ==\n", derived(site),
         "\n== trial environment (set in each trial process) ==\n", env,
         "\n== Parsl Config ==\n", *notes, parsl_config_text(site),
-        "\n== batch script header (not submitted) ==\n", site.batch_header(),
+        "\n== batch script header (not submitted) ==\n", batch_header(site),
     ]
     return "".join(parts)

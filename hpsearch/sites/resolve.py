@@ -17,10 +17,10 @@ from typing import Any
 
 from hpsearch.errors import UserError
 from hpsearch.sites.schema import walltime_seconds
+from workflows.trial_io import INTER_OP_VAR, INTRA_OP_VAR
 
 # The trial's thread count is [threads].intra_op; a second, different value would be ambiguous.
-_THREAD_VARS_SET_BY_THREADS_TABLE = ("OMP_NUM_THREADS", "HPSEARCH_INTRA_OP_THREADS",
-                                     "HPSEARCH_INTER_OP_THREADS")
+_THREAD_VARS_SET_BY_THREADS_TABLE = ("OMP_NUM_THREADS", INTRA_OP_VAR, INTER_OP_VAR)
 
 
 def usable_cores() -> int:

@@ -2,32 +2,26 @@
 
 `load_site()` reads a site file (shipped or the user's), applies a campaign's overrides,
 validates and resolves it. The `Site` then answers: how many trials run at once (`slots`),
-the environment of each trial process (`trial_env()`), the Parsl `Config`
-(`parsl_config(run_dir)`), and for multi-rank trials the resource specification Parsl's
-MPIExecutor needs. Nothing here imports torch or starts a process.
+the environment of each trial process (`trial_env()`), and for multi-rank trials the
+resource specification Parsl's MPIExecutor needs. Turning it into a Parsl `Config` is
+`parsl_config.build_config(site, run_dir)`: nothing here imports Parsl or torch.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hpsearch.errors import UserError
 from hpsearch.sites import catalog
 from hpsearch.sites.overrides import apply_overrides
 from hpsearch.sites.resolve import resolve
 from hpsearch.sites.schema import validate
-
-if TYPE_CHECKING:
-    import parsl
-
-HTEX_LABEL = "trials"
-MPI_LABEL = "mpi_trials"
-INTRA_OP_VAR = "HPSEARCH_INTRA_OP_THREADS"  # same names as workflows.threads (no import upward)
-INTER_OP_VAR = "HPSEARCH_INTER_OP_THREADS"
+from workflows.trial_io import EXECUTOR_LABEL as HTEX_LABEL
+from workflows.trial_io import INTER_OP_VAR, INTRA_OP_VAR
+from workflows.trial_io import MPI_EXECUTOR_LABEL as MPI_LABEL
 
 
 @dataclass(frozen=True)
@@ -120,23 +114,6 @@ class Site:
         if mpi["launcher_options"]:
             spec["launcher_options"] = mpi["launcher_options"]
         return spec
-
-    @property
-    def retry_handler(self) -> Callable[[Exception, Any], float]:
-        """For Parsl's Config: lost workers and nodes cost 1 retry, trial errors are final."""
-        from hpsearch.sites.retry import retry_cost
-
-        return retry_cost
-
-    def parsl_config(self, run_dir: str | Path) -> parsl.Config:
-        from hpsearch.sites.parsl_config import build_config
-
-        return build_config(self, Path(run_dir))
-
-    def batch_header(self) -> str:
-        from hpsearch.sites.batch_header import batch_header
-
-        return batch_header(self)
 
     # ---- storage -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import parsl
 import pytest
 
 from hpsearch.sites import load_site
+from hpsearch.sites.parsl_config import build_config
 from hpsearch.sites.resolve import usable_cores
 from workflows.apps import trial_app
 
@@ -57,7 +58,7 @@ def local_site(tmp_path_factory):
         "executor": {"heartbeat_period": 1, "heartbeat_threshold": 20},
     })
     run_dir = tmp_path_factory.mktemp("parsl")
-    with parsl.load(site.parsl_config(run_dir)):
+    with parsl.load(build_config(site, run_dir)):
         yield site
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from hpsearch.errors import UserError
 from hpsearch.sites import load_site
+from hpsearch.sites.parsl_config import build_config
 from workflows.apps import mpi_trial_app
 
 pytestmark = [pytest.mark.mpi,
@@ -38,7 +39,7 @@ def mpi_site(tmp_path_factory):
     os.environ["PBS_NODEFILE"] = str(nodefile)
     site = load_site("local", overrides={"nodes": 2, "ranks_per_trial": 2})
     try:
-        with parsl.load(site.parsl_config(tmp_path_factory.mktemp("parsl"))):
+        with parsl.load(build_config(site, tmp_path_factory.mktemp("parsl"))):
             yield site
     finally:
         if saved is None:

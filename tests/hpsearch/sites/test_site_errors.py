@@ -7,6 +7,7 @@ import pytest
 from hpsearch.cli import main
 from hpsearch.errors import UserError
 from hpsearch.sites import load_site
+from hpsearch.sites.parsl_config import build_config
 
 GOOD = """
 [scheduler]
@@ -114,9 +115,9 @@ def test_unknown_site_and_missing_file(tmp_path, capsys):
 
 def test_launch_needs_an_account_and_a_real_interface(tmp_path):
     with pytest.raises(UserError, match=r"\[scheduler\].account is empty"):
-        load_site("frontier").parsl_config(tmp_path)
+        build_config(load_site("frontier"), tmp_path)
     with pytest.raises(UserError, match=r"\[executor\].interface 'bond0' is not a network"):
-        load_site("polaris", overrides={"account": "p"}).parsl_config(tmp_path)
+        build_config(load_site("polaris", overrides={"account": "p"}), tmp_path)
 
 
 def test_trial_larger_than_a_block_is_refused():
