@@ -4,7 +4,8 @@ Problems: Branin (60 evaluations) and Hartmann-6 (100 evaluations). Methods, eac
 same number of evaluations and the same seeds:
 
 - lhs+tpe, lhs+gp: what a campaign does: the Latin-hypercube design (campaign default size
-  2*d+1) enqueued, then `make_sampler(kind, seed, n_init)`, trials handed out by `ask_batch`.
+  2*d+1) enqueued, then `make_sampler(kind, seed, n_init)`, trials handed out by the
+  driver's `StudyView` (over an in-memory storage here: the proposals are the same).
 - tpe: plain Optuna TPE (its own defaults, no design), `study.ask` one at a time.
 - random: Optuna's RandomSampler.
 - deephyper-cbo: DeepHyper's CBO (default surrogate and acquisition), ask/tell one at a time.
@@ -29,14 +30,16 @@ from pathlib import Path
 
 import optuna
 import torch
+from optuna.trial import TrialState
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _test_functions import PROBLEMS, Problem  # noqa: E402
 
 from hpsearch.lhs import latin_hypercube  # noqa: E402
-from hpsearch.samplers import ask_batch, make_sampler  # noqa: E402
+from hpsearch.samplers import make_sampler  # noqa: E402
 from hpsearch.space import SearchSpace  # noqa: E402
+from hpsearch.study_view import Asked, StudyView  # noqa: E402
 
 METHODS = ("lhs+tpe", "tpe", "random", "deephyper-cbo", "lhs+gp")
 
@@ -49,21 +52,24 @@ def run_campaign_like(problem: Problem, kind: str, seed: int, in_flight: int) ->
     """LHS enqueued, then the model-based sampler; `in_flight` trials outstanding at a time."""
     space = SearchSpace.from_mapping(problem.search_space)
     n_init = n_init_for(space)
-    study = optuna.create_study(sampler=make_sampler(kind, seed, n_init))
+    study = optuna.create_study(study_name="campaign")
     for i, point in enumerate(latin_hypercube(space, n_init, seed)):
         study.enqueue_trial(point, user_attrs={"source": "lhs", "lhs_index": i})
+    view = StudyView(study._storage, "campaign", make_sampler(kind, seed, n_init))
     dists = space.distributions()
-    pending: list[optuna.trial.Trial] = []
+    pending: list[Asked] = []
     asked = 0
     while asked < problem.budget or pending:
         want = min(in_flight - len(pending), problem.budget - asked)
         if want > 0:
-            new = ask_batch(study, want, dists)
+            new = view.ask(want, dists)
             pending += new
             asked += len(new)
         trial = pending.pop(0)  # the oldest trial finishes first
-        study.tell(trial.number, problem.objective(trial.params))
-    return study.best_value - problem.minimum
+        view.finish(trial.number, TrialState.COMPLETE, problem.objective(trial.params))
+    best = view.best()
+    assert best is not None and best.value is not None
+    return best.value - problem.minimum
 
 
 def run_plain_optuna(problem: Problem, sampler: optuna.samplers.BaseSampler) -> float:

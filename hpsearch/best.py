@@ -1,22 +1,42 @@
-"""`hpsearch best`: the top trials of a campaign, as a table, CSV or JSON (read-only)."""
+"""The best trials of a campaign; `hpsearch best` shows them as a table, CSV or JSON.
+
+`ranked` is the one ranking of trials: the driver's summary, `hpsearch status`, `hpsearch
+best` and the dashboard all use it.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import math
+from collections.abc import Iterable
 from typing import Any
 
 import optuna
+from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 FORMATS = ("table", "csv", "json")
 
 
+def ranked(trials: Iterable[FrozenTrial], direction: StudyDirection | str) -> list[FrozenTrial]:
+    """The COMPLETE trials with a finite value, best first; ties go to the earlier trial."""
+    minimize = direction in (StudyDirection.MINIMIZE, "minimize")
+    complete = [t for t in trials if t.state == TrialState.COMPLETE and t.values
+                and math.isfinite(t.values[0])]
+    return sorted(complete, key=lambda t: ((t.values[0] if minimize else -t.values[0]),
+                                           t.number))
+
+
+def best_of(trials: Iterable[FrozenTrial], direction: StudyDirection | str) -> FrozenTrial | None:
+    top = ranked(trials, direction)
+    return top[0] if top else None
+
+
 def top_trials(study: optuna.Study, n: int) -> list[FrozenTrial]:
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    sign = 1.0 if study.direction == optuna.study.StudyDirection.MINIMIZE else -1.0
-    return sorted(complete, key=lambda t: (sign * float(t.value), t.number))[:n]  # type: ignore[arg-type]
+    return ranked(complete, study.direction)[:n]
 
 
 def rows(trials: list[FrozenTrial], metric: str) -> list[dict[str, Any]]:

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import optuna
 
-from hpsearch._batched_ask import ask_batch
 from hpsearch.errors import UserError
 
-__all__ = ["SAMPLER_KINDS", "ask_batch", "make_sampler"]
+__all__ = ["SAMPLER_KINDS", "make_sampler"]
 
 SAMPLER_KINDS = ("tpe", "gp", "random")
 

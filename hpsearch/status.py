@@ -9,6 +9,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from hpsearch.best import best_of
 from hpsearch.campaign import Campaign
 from hpsearch.progress_line import format_duration
 from hpsearch.study_view import is_interrupted, uses_budget
@@ -31,10 +32,7 @@ def summarize(study: optuna.Study, now: datetime.datetime | None = None) -> dict
         rate = len(finished) / hours if hours > 0 else None
     remaining = None if campaign.budget.trials is None else max(0, campaign.budget.trials - used)
     eta_s = remaining / rate * 3600.0 if (rate and remaining is not None) else None
-    complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    best = None
-    if complete:
-        best = study.best_trial
+    best = best_of(trials, study.direction)
     running = [
         {"trial": t.number, "elapsed_s": (now - t.datetime_start).total_seconds()
          if t.datetime_start else None, "source": t.user_attrs.get("source", ""),

@@ -26,6 +26,7 @@ from optuna.storages import BaseStorage, InMemoryStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch._tpe_batch import tpe_proposals
+from hpsearch.best import best_of
 
 
 @dataclass(frozen=True)
@@ -85,11 +86,7 @@ class StudyView:
         return len(self.trials((TrialState.WAITING,)))
 
     def best(self) -> FrozenTrial | None:
-        complete = self.trials((TrialState.COMPLETE,))
-        if not complete:
-            return None
-        sign = 1.0 if self.direction == optuna.study.StudyDirection.MINIMIZE else -1.0
-        return min(complete, key=lambda t: sign * float(t.value))  # type: ignore[arg-type]
+        return best_of(self.trials((TrialState.COMPLETE,)), self.direction)
 
     # ---- writing (memory, then storage) ----------------------------------------------
     def ask(self, k: int, distributions: Mapping[str, BaseDistribution],
@@ -118,12 +115,7 @@ class StudyView:
     def _insert_memory(self, params: dict[str, Any],
                        distributions: Mapping[str, BaseDistribution]) -> int:
         # A proposal joins the in-memory study as a running trial: the next fit's liar.
-        template = FrozenTrial(
-            number=-1, trial_id=-1, state=TrialState.RUNNING, value=None,
-            datetime_start=datetime.datetime.now(), datetime_complete=None,
-            params=dict(params), distributions=dict(distributions), user_attrs={},
-            system_attrs={}, intermediate_values={},
-        )
+        template = _running(params, distributions, {}, datetime.datetime.now())
         return self._memory.create_new_trial(self._memory_id, template_trial=template)
 
     def _start(self, memory_id: int, distributions: Mapping[str, BaseDistribution],
@@ -157,13 +149,8 @@ class StudyView:
 
     def _create_running(self, frozen: FrozenTrial, distributions: Mapping[str, BaseDistribution],
                         attrs: dict[str, Any]) -> None:
-        template = FrozenTrial(
-            number=-1, trial_id=-1, state=TrialState.RUNNING, value=None,
-            datetime_start=frozen.datetime_start or datetime.datetime.now(),
-            datetime_complete=None, params=dict(frozen.params),
-            distributions=dict(distributions), user_attrs=attrs, system_attrs={},
-            intermediate_values={},
-        )
+        template = _running(frozen.params, distributions, attrs,
+                            frozen.datetime_start or datetime.datetime.now())
         trial_id = self.storage.create_new_trial(self.study_id, template_trial=template)
         number = self.storage.get_trial_number_from_id(trial_id)
         if number != frozen.number:
@@ -216,3 +203,13 @@ class StudyView:
 
     def _memory_trial_id(self, number: int) -> int:
         return self._memory.get_trial_id_from_study_id_trial_number(self._memory_id, number)
+
+
+def _running(params: Mapping[str, Any], distributions: Mapping[str, BaseDistribution],
+             user_attrs: dict[str, Any], started: datetime.datetime) -> FrozenTrial:
+    """The template of a new RUNNING trial with every parameter set (one insert)."""
+    return FrozenTrial(
+        number=-1, trial_id=-1, state=TrialState.RUNNING, value=None, datetime_start=started,
+        datetime_complete=None, params=dict(params), distributions=dict(distributions),
+        user_attrs=user_attrs, system_attrs={}, intermediate_values={},
+    )

@@ -17,6 +17,7 @@ import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
+from hpsearch.best import best_of
 from hpsearch.dashboard.budget import time_left
 from hpsearch.dashboard.campaign_reader import Snapshot
 
@@ -78,13 +79,7 @@ def fail_reason(trial: FrozenTrial) -> str:
 
 
 def best_trial(snap: Snapshot) -> FrozenTrial | None:
-    sign = 1.0 if snap.direction == "minimize" else -1.0
-    best, best_key = None, math.inf
-    for trial in snap.trials:
-        value = objective(trial)
-        if value is not None and sign * value < best_key:
-            best, best_key = trial, sign * value
-    return best
+    return best_of(snap.trials, snap.direction)
 
 
 def overview(snap: Snapshot) -> dict[str, Any]:

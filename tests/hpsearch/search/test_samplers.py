@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import optuna
 import pytest
+from optuna.trial import TrialState
 
 from hpsearch._tpe_batch import LIAR_FRACTION_PER_FIT
 from hpsearch.errors import UserError
 from hpsearch.lhs import latin_hypercube
-from hpsearch.samplers import SAMPLER_KINDS, ask_batch, make_sampler
+from hpsearch.samplers import SAMPLER_KINDS, make_sampler
 from hpsearch.space import SearchSpace
+from hpsearch.study_view import StudyView
 
 SPACE = SearchSpace.from_mapping(
     {
@@ -21,6 +23,40 @@ SPACE = SearchSpace.from_mapping(
 
 def objective(params):
     return (params["x"] - 1) ** 2 + abs(params["y"] - 1) + params["n"] + (params["c"] == "b")
+
+
+class ViewAsker:
+    """The driver's ask path: one `StudyView` over the study's storage, asked in batches."""
+
+    def __init__(self, study, sampler):
+        self.view = StudyView(study._storage, study.study_name, sampler)
+        self.sampler = sampler
+
+    def ask(self, k, dists):
+        return self.view.ask(k, dists)
+
+    def tell(self, number, value):
+        self.view.finish(number, TrialState.COMPLETE, value)
+
+
+class PlainAsker:
+    """Optuna's own: `study.ask` one trial at a time."""
+
+    def __init__(self, study):
+        self.study = study
+
+    def ask(self, k, dists):
+        return [self.study.ask(dists) for _ in range(k)]
+
+    def tell(self, number, value):
+        self.study.tell(number, value)
+
+
+def _design_study(url, n_init, seed, attrs=True):
+    study = optuna.create_study(storage=url, study_name="s")
+    for i, point in enumerate(latin_hypercube(SPACE, n_init, seed=seed)):
+        study.enqueue_trial(point, user_attrs={"source": "lhs", "lhs_index": i} if attrs else None)
+    return study
 
 
 @pytest.mark.parametrize(
@@ -44,8 +80,8 @@ def test_unknown_sampler_is_a_user_error():
 class _ModelUse:
     """Whether the sampler's model (not its random start-up) ran since the last `take()`.
 
-    TPE builds its Parzen estimators only to propose from the model (`ask_batch` may do so
-    for several trials at once); GP returns relative params only from the model.
+    TPE builds its Parzen estimators only to propose from the model (`StudyView.ask` may do
+    so for several trials at once); GP returns relative params only from the model.
     """
 
     def __init__(self, sampler):
@@ -72,19 +108,17 @@ class _ModelUse:
 @pytest.mark.parametrize("kind", ["tpe", "gp"])
 def test_model_takes_over_after_the_lhs(tmp_path, kind):
     n_init, n_total = (4, 6) if kind == "gp" else (6, 9)
-    sampler = make_sampler(kind, seed=0, n_startup_trials=n_init)
-    model = _ModelUse(sampler)
-    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'c.db'}", sampler=sampler)
+    study = _design_study(f"sqlite:///{tmp_path / 'c.db'}", n_init, seed=0)
     design = latin_hypercube(SPACE, n_init, seed=0)
-    for i, point in enumerate(design):
-        study.enqueue_trial(point, user_attrs={"source": "lhs", "lhs_index": i})
+    asker = ViewAsker(study, make_sampler(kind, seed=0, n_startup_trials=n_init))
+    model = _ModelUse(asker.sampler)
     dists = SPACE.distributions()
     model_numbers = []
     for _ in range(n_total):
-        (trial,) = ask_batch(study, 1, dists)
+        (trial,) = asker.ask(1, dists)
         if model.take():
             model_numbers.append(trial.number)
-        study.tell(trial.number, objective(trial.params))
+        asker.tell(trial.number, objective(trial.params))
     trials = study.get_trials()
     assert [t.params for t in trials[:n_init]] == design
     assert [t.user_attrs["lhs_index"] for t in trials[:n_init]] == list(range(n_init))
@@ -93,66 +127,56 @@ def test_model_takes_over_after_the_lhs(tmp_path, kind):
 
 
 def test_points_asked_while_the_design_runs_come_from_the_fallback(tmp_path):
-    sampler = make_sampler("tpe", seed=0, n_startup_trials=4)
-    model = _ModelUse(sampler)
-    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'c.db'}", sampler=sampler)
-    for point in latin_hypercube(SPACE, 4, seed=0):
-        study.enqueue_trial(point)
+    study = _design_study(f"sqlite:///{tmp_path / 'c.db'}", 4, seed=0, attrs=False)
+    asker = ViewAsker(study, make_sampler("tpe", seed=0, n_startup_trials=4))
+    model = _ModelUse(asker.sampler)
     dists = SPACE.distributions()
-    first = ask_batch(study, 6, dists)  # 4 design points + 2 more with nothing finished
+    first = asker.ask(6, dists)  # 4 design points + 2 more with nothing finished
     assert [t.number for t in first] == list(range(6))
     assert not model.take()
     for trial in first:
-        study.tell(trial.number, objective(trial.params))
-    ask_batch(study, 2, dists)
+        asker.tell(trial.number, objective(trial.params))
+    asker.ask(2, dists)
     assert model.take()
 
 
-def _run(study, dists, batches, ask):
+def _run(asker, dists, batches):
     """Ask in batches, then tell every trial of the batch; return all proposed params."""
     seen = []
     for k in batches:
-        trials = ask(study, k, dists)
+        trials = asker.ask(k, dists)
         seen += [t.params for t in trials]
         for trial in trials:
-            study.tell(trial.number, objective(trial.params))
+            asker.tell(trial.number, objective(trial.params))
     return seen
 
 
-def _naive_ask(study, k, dists):
-    return [study.ask(dists) for _ in range(k)]
-
-
 @pytest.mark.parametrize("kind", ["tpe", "random", "gp"])
-def test_ask_batch_proposes_what_sequential_asks_would(tmp_path, kind):
+def test_batched_ask_proposes_what_sequential_asks_would(tmp_path, kind):
     dists = SPACE.distributions()
     # GP asks cost seconds on a busy machine: fewer of them.
     n_init, batches = (3, [3, 2, 1]) if kind == "gp" else (5, [3, 4, 1, 5, 2, 4])
-    runs = []
-    for ask, storage in [
-        (ask_batch, f"sqlite:///{tmp_path / 'batched.db'}"),
-        (_naive_ask, None),
-    ]:
-        study = optuna.create_study(storage=storage, sampler=make_sampler(kind, 7, n_init))
-        for point in latin_hypercube(SPACE, n_init, seed=7):
-            study.enqueue_trial(point)
-        runs.append(_run(study, dists, batches, ask))
+    batched = _design_study(f"sqlite:///{tmp_path / 'batched.db'}", n_init, seed=7, attrs=False)
+    plain = optuna.create_study(sampler=make_sampler(kind, 7, n_init))
+    for point in latin_hypercube(SPACE, n_init, seed=7):
+        plain.enqueue_trial(point)
+    runs = [_run(ViewAsker(batched, make_sampler(kind, 7, n_init)), dists, batches),
+            _run(PlainAsker(plain), dists, batches)]
     assert runs[0] == runs[1]
 
 
-def test_ask_batch_returns_running_trials_with_all_params(tmp_path):
+def test_batched_ask_returns_running_trials_with_all_params(tmp_path):
     url = f"sqlite:///{tmp_path / 'c.db'}"
-    study = optuna.create_study(storage=url, sampler=make_sampler("tpe", 0, 3))
+    study = _design_study(url, 3, seed=0)
     design = latin_hypercube(SPACE, 3, seed=0)
-    for i, point in enumerate(design):
-        study.enqueue_trial(point, user_attrs={"source": "lhs", "lhs_index": i})
     study.enqueue_trial({"x": 0.5})  # a partly fixed point, e.g. from the user
+    asker = ViewAsker(study, make_sampler("tpe", 0, 3))
     dists = SPACE.distributions()
-    assert ask_batch(study, 0, dists) == []
-    trials = ask_batch(study, 7, dists)
+    assert asker.ask(0, dists) == []
+    trials = asker.ask(7, dists)
     assert [t.number for t in trials] == list(range(7))
     stored = optuna.load_study(study_name=study.study_name, storage=url).get_trials()
-    assert [t.state for t in stored] == [optuna.trial.TrialState.RUNNING] * 7
+    assert [t.state for t in stored] == [TrialState.RUNNING] * 7
     for trial, frozen in zip(trials, stored, strict=True):
         assert trial.params == frozen.params
         assert frozen.distributions == dists
@@ -163,47 +187,46 @@ def test_ask_batch_returns_running_trials_with_all_params(tmp_path):
     assert len({tuple(sorted(t.params.items())) for t in stored}) == 7
 
 
-def test_ask_batch_mixes_with_plain_ask(tmp_path):
-    study = optuna.create_study(
-        storage=f"sqlite:///{tmp_path / 'c.db'}", sampler=make_sampler("tpe", 0, 2)
-    )
+def test_view_continues_a_study_asked_by_plain_optuna(tmp_path):
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    study = optuna.create_study(storage=url, sampler=make_sampler("tpe", 0, 2))
     dists = SPACE.distributions()
     for _ in range(3):
         trial = study.ask(dists)
         study.tell(trial, objective(trial.params))
-    trials = ask_batch(study, 3, dists)
-    trial = study.ask(dists)
+    trials = ViewAsker(study, make_sampler("tpe", 0, 2)).ask(3, dists)
+    trial = optuna.load_study(study_name=study.study_name, storage=url).ask(dists)
     assert [t.number for t in trials] + [trial.number] == [3, 4, 5, 6]
 
 
-def test_ask_batch_after_reopening_the_study(tmp_path):
+def test_batched_ask_after_reopening_the_study(tmp_path):
     url = f"sqlite:///{tmp_path / 'c.db'}"
     dists = SPACE.distributions()
-    study = optuna.create_study(storage=url, study_name="s", sampler=make_sampler("tpe", 0, 2))
-    _run(study, dists, [2, 2], ask_batch)
-    ask_batch(study, 2, dists)  # left RUNNING, as after a crash
-    resumed = optuna.load_study(study_name="s", storage=url, sampler=make_sampler("tpe", 0, 2))
-    trials = ask_batch(resumed, 3, dists)
+    study = optuna.create_study(storage=url, study_name="s")
+    asker = ViewAsker(study, make_sampler("tpe", 0, 2))
+    _run(asker, dists, [2, 2])
+    asker.ask(2, dists)  # left RUNNING, as after a crash
+    resumed = optuna.load_study(study_name="s", storage=url)
+    trials = ViewAsker(resumed, make_sampler("tpe", 0, 2)).ask(3, dists)
     assert [t.number for t in trials] == [6, 7, 8]
 
 
 def test_large_batch_from_few_fits(tmp_path):
-    study = optuna.create_study(
-        storage=f"sqlite:///{tmp_path / 'c.db'}", sampler=make_sampler("tpe", 0, 5)
-    )
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'c.db'}")
+    asker = ViewAsker(study, make_sampler("tpe", 0, 5))
     dists = SPACE.distributions()
-    _run(study, dists, [10, 10], ask_batch)
-    model = _ModelUse(study.sampler)
+    _run(asker, dists, [10, 10])
+    model = _ModelUse(asker.sampler)
     fits = 0
-    build = study.sampler._build_parzen_estimator
+    build = asker.sampler._build_parzen_estimator
 
     def counting(*args, **kwargs):
         nonlocal fits
         fits += 1
         return build(*args, **kwargs)
 
-    study.sampler._build_parzen_estimator = counting
-    trials = ask_batch(study, 20, dists)
+    asker.sampler._build_parzen_estimator = counting
+    trials = asker.ask(20, dists)
     assert model.take()
     # Two estimators per fit; a fit serves up to a tenth as many proposals as it saw trials.
     expected, n_trials, left = 0, 20, 20
