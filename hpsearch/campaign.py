@@ -15,9 +15,10 @@ from typing import Any
 
 from hpsearch.errors import UserError
 from hpsearch.objective import Objective
+from hpsearch.samplers import SAMPLER_KINDS
 from hpsearch.space import SearchSpace
+from hpsearch.wall_time import format_wall_time, parse_wall_time
 
-SAMPLERS = ("tpe", "gp", "random")
 PRUNERS = ("none", "median", "hyperband")
 TOP_KEYS = ("name", "storage", "objective", "search_space", "n_init", "sampler", "pruner",
             "seed", "budget", "concurrency", "site")
@@ -133,21 +134,14 @@ def _choice(field_name: str, value: Any, allowed: tuple[str, ...]) -> str:
     return value
 
 
-def parse_wall_time(value: Any) -> int:
-    """ "HH:MM:SS" (or "MM:SS") as a scheduler would take it, in seconds."""
-    parts = value.split(":") if isinstance(value, str) else []
-    if not 2 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
-        raise UserError(f'budget.wall_time: must be "HH:MM:SS", got {value!r}')
-    seconds = 0
-    for part in parts:
-        seconds = seconds * 60 + int(part)
+def _wall_time(value: Any) -> int:
+    try:
+        seconds = parse_wall_time(value)
+    except ValueError as err:
+        raise UserError(f"budget.wall_time: {err}") from err
     if seconds <= 0:
         raise UserError(f"budget.wall_time: must be longer than zero, got {value!r}")
     return seconds
-
-
-def format_wall_time(seconds: int) -> str:
-    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 def _budget(table: Any) -> Budget:
@@ -159,7 +153,7 @@ def _budget(table: Any) -> Budget:
     if not table:
         raise UserError('budget: empty; set budget.trials and/or budget.wall_time = "HH:MM:SS"')
     trials = _integer("budget.trials", table["trials"], 1) if "trials" in table else None
-    wall = parse_wall_time(table["wall_time"]) if "wall_time" in table else None
+    wall = _wall_time(table["wall_time"]) if "wall_time" in table else None
     return Budget(trials=trials, wall_time_s=wall)
 
 
@@ -205,7 +199,7 @@ def parse_campaign(table: dict[str, Any], default_name: str, source_dir: Path) -
         )
     space = SearchSpace.from_mapping(table["search_space"])
     n_init = _integer("n_init", table.get("n_init", 2 * space.dimension + 1), 0)
-    sampler = _choice("sampler", table.get("sampler", "tpe"), SAMPLERS)
+    sampler = _choice("sampler", table.get("sampler", "tpe"), SAMPLER_KINDS)
     pruner = _choice("pruner", table.get("pruner", "none"), PRUNERS)
     seed = _integer("seed", table.get("seed", 0), 0)
     if "budget" not in table:

@@ -16,7 +16,7 @@ from hpsearch.errors import UserError
 
 __all__ = ["SAMPLER_KINDS", "make_sampler"]
 
-SAMPLER_KINDS = ("tpe", "gp", "random")
+SAMPLER_KINDS = ("tpe", "gp", "random")  # what a campaign file's `sampler` may name
 
 
 def make_sampler(kind: str, seed: int | None, n_startup_trials: int) -> optuna.samplers.BaseSampler:

@@ -1,78 +1,43 @@
 """How much of the campaign's budget (trials and wall-clock) is left, and when it runs out.
 
-The budget is read from study.user_attrs["campaign"]["budget"]: ``trials`` (finished trials
-that count, as the driver counts them) and ``wall_time`` ("HH:MM:SS", per run of the driver;
-"90m", "2h30m" or seconds as ``wall_time_s`` are read too). A campaign without a budget
-shows none.
+The budget is read from study.user_attrs["campaign"]["budget"], as `Campaign.to_dict` writes
+it: ``trials`` (finished trials that count, as the driver counts them) and ``wall_time``
+("HH:MM:SS", per run of the driver). A campaign without a budget shows none.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch.study_view import is_interrupted, uses_budget
+from hpsearch.wall_time import parse_wall_time
 
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-_UNIT_S = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
-
-
-def parse_duration_s(value: Any) -> float | None:
-    """Seconds from a number of seconds, "HH:MM:SS", "MM:SS" or "1d2h30m10s"; None if unreadable."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value) if value > 0 else None
-    if not isinstance(value, str):
-        return None
-    text = value.strip().lower()
-    if re.fullmatch(r"\d+(:\d{1,2}){1,2}", text):
-        seconds = 0.0
-        for part in text.split(":"):
-            seconds = seconds * 60 + int(part)
-        return seconds or None
-    parts = re.findall(r"(\d+(?:\.\d+)?)\s*([dhms])", text)
-    if parts and re.fullmatch(r"(\s*\d+(?:\.\d+)?\s*[dhms])+\s*", text):
-        return sum(float(n) * _UNIT_S[u] for n, u in parts) or None
-    try:
-        return float(text) or None
-    except ValueError:
-        return None
 
 
 def _budget(campaign: Any) -> tuple[int | None, float | None]:
-    if not isinstance(campaign, dict):
+    budget = campaign.get("budget") if isinstance(campaign, dict) else None
+    if not isinstance(budget, dict):
         return None, None
-    budget = campaign.get("budget")
-    table = budget if isinstance(budget, dict) else campaign
-    trials = table.get("trials", table.get("n_trials"))
+    trials = budget.get("trials")
     n_trials = trials if isinstance(trials, int) and not isinstance(trials, bool) else None
-    wall = None
-    if "wall_time_s" in table:
-        wall = parse_duration_s(table["wall_time_s"])
-    elif "hours" in table:
-        hours = parse_duration_s(table["hours"])
-        wall = hours * 3600 if hours else None
-    elif "wall_time" in table:
-        wall = parse_duration_s(table["wall_time"])
+    try:
+        wall = float(parse_wall_time(budget["wall_time"])) if "wall_time" in budget else None
+    except ValueError:
+        wall = None  # not written by this version: shown as no wall-clock budget
     return n_trials, wall
 
 
-def _run_start(campaign: Any, trials: tuple[FrozenTrial, ...]) -> datetime | None:
+def _run_start(trials: tuple[FrozenTrial, ...]) -> datetime | None:
     """When the driver's current run (launch or resume) began.
 
     budget.wall_time bounds each run. A run that ends marks its trials in flight as
     interrupted, so the current run began with the first trial started after the last
-    interruption (or with the campaign's ``started_at`` when the campaign records it).
+    interruption.
     """
-    if isinstance(campaign, dict) and isinstance(campaign.get("started_at"), str):
-        try:
-            return datetime.fromisoformat(campaign["started_at"]).replace(tzinfo=None)
-        except ValueError:
-            pass
     ends = [t.datetime_complete for t in trials
             if is_interrupted(t) and t.datetime_complete is not None]
     last_end = max(ends) if ends else None
@@ -89,7 +54,7 @@ def time_left(
     finished = [t for t in trials if t.state in _FINISHED and t.datetime_complete is not None]
     # The driver's own rule: interrupted trials are retried and do not use up the budget.
     counted = [t for t in finished if uses_budget(t)]
-    start = _run_start(campaign, trials)
+    start = _run_start(trials)
     elapsed = (now - start).total_seconds() if start else None
 
     # Rate over the last hour when there is one, else over this run: a campaign speeds up

@@ -12,13 +12,13 @@ from collections.abc import Callable
 from typing import Any
 
 from hpsearch.errors import UserError
+from hpsearch.wall_time import format_wall_time, parse_wall_time
 
 PROVIDERS = ("local", "pbspro", "slurm")
 LAUNCHERS = ("single_node", "simple", "mpiexec", "srun", "aprun")
 MPI_LAUNCHERS = ("mpiexec", "srun", "aprun")
 AFFINITIES = ("none", "block", "block-reverse", "alternating", "list")
 ACCELERATOR_KINDS = ("none", "cuda", "rocm", "xpu")
-_WALLTIME = re.compile(r"^(\d+):([0-5]\d):([0-5]\d)$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CPU_LIST = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
 
@@ -68,14 +68,15 @@ def seconds(field: str, value: Any) -> float:
 
 
 def walltime(field: str, value: Any) -> str:
-    if not isinstance(value, str) or not _WALLTIME.match(value):
-        raise _fail(field, 'a duration "HH:MM:SS"', value)
-    return value
+    """A scheduler duration, given back as "HH:MM:SS": the form Parsl's providers read."""
+    try:
+        return format_wall_time(parse_wall_time(value))
+    except ValueError:
+        raise _fail(field, 'a duration "HH:MM:SS"', value) from None
 
 
 def walltime_seconds(value: str) -> int:
-    hours, minutes, secs = (int(part) for part in value.split(":"))
-    return hours * 3600 + minutes * 60 + secs
+    return parse_wall_time(value)
 
 
 def one_of(choices: tuple[str, ...]) -> Check:

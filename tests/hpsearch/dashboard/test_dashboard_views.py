@@ -11,7 +11,7 @@ import pytest
 from dashboard_campaign import BEST_NUMBER, BEST_VALUE, LOG_TRIAL, LOST, OOM, RETRY_OF
 
 from hpsearch.dashboard import views
-from hpsearch.dashboard.budget import parse_duration_s, time_left
+from hpsearch.dashboard.budget import time_left
 from hpsearch.dashboard.bulk_trials import read_all_trials
 from hpsearch.dashboard.campaign_reader import CampaignReader, read_only_url
 from hpsearch.dashboard.report import write_report
@@ -105,14 +105,6 @@ def test_not_a_campaign(tmp_path):
         CampaignReader(locate_campaign(tmp_path))
 
 
-@pytest.mark.parametrize("text, seconds", [
-    ("12:00:00", 43200), ("90m", 5400), ("2h30m", 9000), (3600, 3600), ("1d", 86400),
-    ("soon", None), (True, None),
-])
-def test_durations(text, seconds):
-    assert parse_duration_s(text) == seconds
-
-
 def test_table_encoder_matches_the_table_and_reuses_finished_rows(snap):
     encoder = TableEncoder()
     assert json.loads(encoder.encode(snap)) == json.loads(json.dumps(views.trial_table(snap)))
@@ -151,6 +143,16 @@ def _trial(state, start, end, **attrs):
         user_attrs=attrs)
     trial.datetime_start, trial.datetime_complete = start, end
     return trial
+
+
+def test_time_left_reads_the_budget_the_campaign_stores(tmp_path):
+    from hpsearch.campaign import Budget
+
+    t0 = datetime(2026, 1, 1, 8, 0)
+    stored = {"budget": Budget(trials=5, wall_time_s=5400).to_dict()}
+    left = time_left(stored, (_trial("RUNNING", t0, None),), now=t0 + timedelta(minutes=30))
+    assert left["trials_budget"] == 5 and left["wall_budget_s"] == 5400
+    assert left["wall_left_s"] == 3600
 
 
 def test_time_left_follows_the_current_run():
