@@ -7,9 +7,9 @@ and keeps the best of each group, exactly what one ask does, for up to a tenth a
 proposals as the fit saw trials; then the proposals join the study as running trials (liars)
 and the next fit sees them. With one proposal per fit the result is the ask's, draw for draw.
 
-This leans on TPESampler's internals (Optuna 5.x): anything unusual (group decomposition,
-multi-objective, constraints, a subclass, no constant liar, a dynamic space) returns no
-proposals and the caller asks the sampler one trial at a time instead.
+This leans on TPESampler's internals (all through `_optuna_internals`): anything unusual
+(group decomposition, multi-objective, constraints, a subclass, no constant liar, a dynamic
+space) returns no proposals and the caller asks the sampler one trial at a time instead.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution
-from optuna.samplers._tpe.sampler import _split_trials, default_gamma
 from optuna.trial import FrozenTrial, TrialState
+
+from hpsearch import _optuna_internals as internals
 
 # New liars a fit may hand out, as a fraction of the trials it was fitted on: a batch that is
 # small next to the study changes the "bad" estimator little, so refitting would not pay.
@@ -35,36 +36,24 @@ def tpe_proposals(
 ) -> list[dict[str, Any]]:
     """Up to `limit` parameter sets from one fit of `study.sampler`; [] when not applicable."""
     sampler = study.sampler
-    if (
-        type(sampler) is not optuna.samplers.TPESampler
-        or sampler._group
-        or sampler._constraints_func is not None
-        or not sampler._constant_liar
-        or study._is_multi_objective()
-        or not sampler._is_multivariate(study)
-    ):
+    if not internals.tpe_batch_applicable(sampler, study):
         return []
-    finished = study._get_trials(
-        deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED), use_cache=False
-    )
-    if len(finished) < sampler._n_startup_trials:
+    assert isinstance(sampler, optuna.samplers.TPESampler)
+    finished = internals.study_trials(study, (TrialState.COMPLETE, TrialState.PRUNED))
+    if len(finished) < internals.tpe_startup_trials(sampler):
         return []  # the random start-up: the plain ask is cheap then
     search_space = sampler.infer_relative_search_space(study, _NO_TRIAL)
     varying = {name: d for name, d in distributions.items() if not d.single()}
     if search_space != varying:
         return []
 
-    trials = study._get_trials(deepcopy=False, states=_MODEL_STATES, use_cache=False)
+    trials = internals.study_trials(study, _MODEL_STATES)
     n_finished = sum(t.state != TrialState.RUNNING for t in trials)
-    gamma = sampler._gamma or default_gamma
-    below, above = _split_trials(study, trials, gamma(n_finished))
-    mpe_below = sampler._build_parzen_estimator(study, search_space, below, handle_below=True)
-    mpe_above = sampler._build_parzen_estimator(study, search_space, above, handle_below=False)
+    mpe_below, mpe_above = internals.tpe_fit(sampler, study, search_space, trials, n_finished)
 
     count = max(1, min(limit, int(LIAR_FRACTION_PER_FIT * len(trials))))
-    n_ei = sampler._n_ei_candidates
-    samples = mpe_below.sample(sampler._rng.rng, n_ei * count)
-    acquisition = sampler._compute_acquisition_func(samples, mpe_below, mpe_above)
+    n_ei = internals.tpe_candidates(sampler)
+    samples, acquisition = internals.tpe_draw(sampler, mpe_below, mpe_above, n_ei * count)
     fixed = {name: _single_value(d) for name, d in distributions.items() if d.single()}
     proposals = []
     for group in range(count):

@@ -11,12 +11,14 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 import sqlalchemy
-from optuna.study._frozen import FrozenStudy
 from sqlalchemy import event
+
+if TYPE_CHECKING:
+    from hpsearch._optuna_internals import FrozenStudy
 
 from hpsearch.errors import UserError
 from hpsearch.locate import CampaignLocation, locate_campaign, sqlite_url

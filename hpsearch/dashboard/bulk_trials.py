@@ -16,11 +16,13 @@ from typing import Any
 import sqlalchemy
 from optuna import distributions
 from optuna.storages import RDBStorage
-from optuna.storages._rdb import models
 from optuna.trial import FrozenTrial
+
+from hpsearch._optuna_internals import rdb_models
 
 
 def read_all_trials(storage: RDBStorage, study_id: int) -> list[FrozenTrial]:
+    models = rdb_models()
     trials_t = models.TrialModel.__table__
     ids = sqlalchemy.select(trials_t.c.trial_id).where(trials_t.c.study_id == study_id)
 

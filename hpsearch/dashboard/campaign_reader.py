@@ -18,6 +18,7 @@ import sqlalchemy.exc
 from optuna.exceptions import StorageInternalError
 from optuna.trial import FrozenTrial, TrialState
 
+from hpsearch._optuna_internals import rdb_trials
 from hpsearch.dashboard.bulk_trials import read_all_trials
 from hpsearch.errors import UserError
 from hpsearch.locate import CampaignLocation
@@ -85,7 +86,7 @@ class CampaignReader:
             return read_all_trials(self._storage, self._study_id)
         except _first_read_fallback_errors():
             # A storage schema this reader does not know: Optuna's own (slower) read.
-            return self._storage._get_trials(self._study_id, None, set(), -1)
+            return rdb_trials(self._storage, self._study_id, set(), -1)
 
     def _refresh(self) -> None:
         unfinished = {tid for tid, t in self._trials.items() if t.state not in _FINISHED}
@@ -94,9 +95,7 @@ class CampaignReader:
                 fresh = self._first_read()
             else:
                 # Optuna's own incremental query: the unfinished ids plus everything newer.
-                fresh = self._storage._get_trials(
-                    self._study_id, None, unfinished, self._max_trial_id
-                )
+                fresh = rdb_trials(self._storage, self._study_id, unfinished, self._max_trial_id)
             attrs = self._storage.get_study_user_attrs(self._study_id)
             directions = self._storage.get_study_directions(self._study_id)
         except (sqlalchemy.exc.SQLAlchemyError, StorageInternalError) as exc:
