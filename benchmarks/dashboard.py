@@ -32,17 +32,12 @@ from optuna.distributions import (
 )
 from optuna.trial import TrialState, create_trial
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests" / "hpsearch" / "dashboard"))  # the CDP client
-
-from dashboard_cdp import Chromium, find_chromium  # noqa: E402
-
-from hpsearch.dashboard import views  # noqa: E402
-from hpsearch.dashboard.campaign_reader import CampaignReader, Snapshot  # noqa: E402
-from hpsearch.dashboard.server import start_dashboard  # noqa: E402
-from hpsearch.dashboard.table_encoder import TableEncoder  # noqa: E402
-from hpsearch.locate import DB_FILENAME, locate_campaign, sqlite_url  # noqa: E402
+from hpsearch.dashboard import views
+from hpsearch.dashboard.campaign_reader import CampaignReader, Snapshot
+from hpsearch.dashboard.chromium import Chromium, find_chromium
+from hpsearch.dashboard.server import start_dashboard
+from hpsearch.dashboard.table_encoder import TableEncoder
+from hpsearch.locate import DB_FILENAME, locate_campaign, sqlite_url
 
 DISTS = {
     "lr": FloatDistribution(1e-5, 1e-1, log=True),

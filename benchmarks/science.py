@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 # Published per-class accuracy (%) of the MicroBooNE single-particle CNN on simulated
 # collection-plane images (JINST 12 (2017) P03011).

@@ -26,20 +26,18 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 
 import optuna
 import torch
+
+# `python benchmarks/search_quality.py` puts this folder first on the path.
+from _test_functions import PROBLEMS, Problem
 from optuna.trial import TrialState
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _test_functions import PROBLEMS, Problem  # noqa: E402
-
-from hpsearch.lhs import latin_hypercube  # noqa: E402
-from hpsearch.samplers import make_sampler  # noqa: E402
-from hpsearch.space import SearchSpace  # noqa: E402
-from hpsearch.study_view import Asked, StudyView  # noqa: E402
+from hpsearch.lhs import latin_hypercube
+from hpsearch.samplers import make_sampler
+from hpsearch.space import SearchSpace
+from hpsearch.study_view import Asked, StudyView
 
 METHODS = ("lhs+tpe", "tpe", "random", "deephyper-cbo", "lhs+gp")
 

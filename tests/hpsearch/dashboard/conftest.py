@@ -9,9 +9,9 @@ from pathlib import Path
 import optuna
 import pytest
 from dashboard_campaign import FixtureCampaign, build_campaign
-from dashboard_cdp import Chromium, find_chromium
 
 from hpsearch.dashboard.campaign_reader import CampaignReader
+from hpsearch.dashboard.chromium import Chromium, find_chromium
 from hpsearch.dashboard.server import Dashboard, start_dashboard
 from hpsearch.locate import locate_campaign
 

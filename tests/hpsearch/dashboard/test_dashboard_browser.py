@@ -12,9 +12,9 @@ import optuna
 import pytest
 from conftest import serve
 from dashboard_campaign import BEST_NUMBER, BEST_VALUE, build_campaign
-from dashboard_cdp import Chromium
 
 from hpsearch.dashboard.campaign_reader import CampaignReader
+from hpsearch.dashboard.chromium import Chromium
 from hpsearch.locate import locate_campaign, sqlite_url
 
 pytestmark = pytest.mark.browser

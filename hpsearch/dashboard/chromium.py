@@ -1,5 +1,7 @@
 """Headless Chromium driven over the DevTools protocol on a pipe (no extra package, no port).
 
+The dashboard's browser tests and its first-paint benchmark load pages through it.
+
 Chromium's --remote-debugging-pipe reads commands on fd 3 and writes replies on fd 4, each a
 JSON message ended by a NUL byte.
 """
