@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hpsearch.errors import UserError
-from models.registry import DEFAULT_METRIC, MODEL_TASKS  # plain tables: no torch import
+from models.tasks import DEFAULT_METRIC, MODEL_TASKS  # plain tables: no torch
 
 MODELS = {name: (shape["kind"], shape["task"]) for name, shape in MODEL_TASKS.items()}
 # option: (default, type, what it means)

@@ -28,6 +28,7 @@ from hpsearch import leftovers
 from hpsearch.campaign import Campaign
 from hpsearch.objective import describe
 from hpsearch.progress_line import ProgressLine, eta, format_duration
+from hpsearch.sites import Site
 from hpsearch.sites.parsl_config import build_config
 from hpsearch.study_view import StudyView
 from workflows.trial_io import STATUS_OK, STATUS_PRUNED, TrialPaths, TrialResult
@@ -48,6 +49,19 @@ class InFlight:
     last_values: dict[str, float] = field(default_factory=dict)
 
 
+def interpreter_bin_on_path() -> None:
+    """Put the running interpreter's folder on PATH when it is missing there.
+
+    Parsl starts its interchange and worker pools as programs found on PATH; they are
+    installed next to this interpreter (a virtual environment's bin), which a batch job or a
+    plain `/path/to/venv/bin/hpsearch` call may not have on PATH.
+    """
+    folder = os.path.dirname(sys.executable)
+    path = os.environ.get("PATH", "")
+    if folder and folder not in path.split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join(filter(None, [folder, path]))
+
+
 def make_pruner(kind: str) -> optuna.pruners.BasePruner:
     if kind == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
@@ -57,7 +71,7 @@ def make_pruner(kind: str) -> optuna.pruners.BasePruner:
 
 
 class Driver:
-    def __init__(self, campaign: Campaign, site: Any, directory: Path, view: StudyView,
+    def __init__(self, campaign: Campaign, site: Site, directory: Path, view: StudyView,
                  concurrency: int, display: ProgressLine | None = None):
         self.campaign = campaign
         self.site = site
@@ -86,6 +100,7 @@ class Driver:
         deadline = (self.started + self.campaign.budget.wall_time_s
                     if self.campaign.budget.wall_time_s else None)
         config = build_config(self.site, self.directory / "parsl")
+        interpreter_bin_on_path()
         # Ctrl-C on a terminal signals the whole process group. Parsl's interchange must not
         # die of it (its shutdown would then wait forever), so the threads that start Parsl's
         # processes block SIGINT, and the processes inherit the block; only the driver hears it.
@@ -182,7 +197,7 @@ class Driver:
 
     def _launch(self, command: list[str], paths: TrialPaths) -> concurrent.futures.Future:
         """Submit one trial to Parsl: the plain app, or the MPI one for multi-rank sites."""
-        if getattr(self.site, "mpi", False):
+        if self.site.mpi:
             from workflows.apps import mpi_trial_app  # the multi-rank variant (sites' part)
 
             return mpi_trial_app(command, str(paths.trial_dir), self._trial_env(),
@@ -339,7 +354,7 @@ class Driver:
         self.display.status(f"{self.campaign.name}: {self._summary()}")
 
 
-def drive(campaign: Campaign, site: Any, directory: Path, storage: optuna.storages.BaseStorage,
+def drive(campaign: Campaign, site: Site, directory: Path, storage: optuna.storages.BaseStorage,
           concurrency: int, display: ProgressLine | None = None) -> int:
     """Claim the campaign, build the in-memory view, prepare the objective, run the driver."""
     from hpsearch.samplers import make_sampler
@@ -350,7 +365,7 @@ def drive(campaign: Campaign, site: Any, directory: Path, storage: optuna.storag
         view = StudyView(storage, campaign.name, sampler, make_pruner(campaign.pruner))
         display = display or ProgressLine()
         display.event(f"campaign {campaign.name} in {directory}: {describe(campaign.objective)}; "
-                      f"site {getattr(site, 'name', '?')}, {concurrency} trials in flight")
+                      f"site {site.name}, {concurrency} trials in flight")
         campaign.objective.prepare(directory, campaign.seed, log=display.event)
         return Driver(campaign, site, directory, view, concurrency, display).run()
     finally:

@@ -49,8 +49,9 @@ def create_campaign(campaign: Campaign, site: Site, directory: Path,
             url = campaign.storage
         storage = open_storage(url)
         try:
+            direction = optuna.study.StudyDirection[campaign.objective.direction.upper()]
             study = optuna.create_study(storage=storage, study_name=campaign.name,
-                                        direction=campaign.objective.direction)
+                                        direction=direction)
         except optuna.exceptions.DuplicatedStudyError as err:
             raise UserError(f"name: storage {url} already holds a study '{campaign.name}'; "
                             "choose another name or resume that campaign") from err

@@ -50,15 +50,15 @@ def _map_column(param: Param, u: np.ndarray) -> list[Any]:
     if isinstance(param, IntParam):
         if param.log:
             lo, hi = math.log(param.low), math.log(param.high + 1)
-            values = np.floor(np.exp(lo + u * (hi - lo))).astype(np.int64)
-            return [int(v) for v in np.clip(values, param.low, param.high)]
+            steps = np.floor(np.exp(lo + u * (hi - lo))).astype(np.int64)
+            return [int(v) for v in np.clip(steps, param.low, param.high)]
         k = (param.high - param.low) // param.step + 1
         return [int(param.low + i * param.step) for i in _grid_index(u, k)]
     assert isinstance(param, FloatParam)
     if param.step is not None:
         k = round((param.high - param.low) / param.step) + 1
         # Optuna checks grid membership relative to low, so build values from low.
-        values = param.low + _grid_index(u, k) * param.step
+        values: np.ndarray = param.low + _grid_index(u, k) * param.step
         # Print 0.3, not 0.30000000000000004: round far below the step, still on its grid.
         values = np.round(values, 12 - math.floor(math.log10(param.step)))
     elif param.log:

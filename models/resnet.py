@@ -8,6 +8,8 @@ single plane.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -22,7 +24,7 @@ class ResNet(nn.Module):
                  norm: str = "batch", activation: str = "relu", dropout: float = 0.0):
         super().__init__()
         widths = [filters * (level + 1) for level in range(depth)]
-        block = {"kernel_size": kernel_size, "norm": norm, "activation": activation,
+        block: dict[str, Any] = {"kernel_size": kernel_size, "norm": norm, "activation": activation,
                  "dropout": dropout}
         self.views = views
         self.stem = SubMConv(dim, in_channels, widths[0], kernel_size=kernel_size)

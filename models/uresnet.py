@@ -8,6 +8,8 @@ has one row of class scores per input pixel, in the input's order.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -22,7 +24,7 @@ class UResNet(nn.Module):
                  activation: str = "relu", dropout: float = 0.0):
         super().__init__()
         widths = [filters * (level + 1) for level in range(depth)]
-        block = {"kernel_size": kernel_size, "norm": norm, "activation": activation,
+        block: dict[str, Any] = {"kernel_size": kernel_size, "norm": norm, "activation": activation,
                  "dropout": dropout}
         self.stem = SubMConv(dim, in_channels, widths[0], kernel_size=kernel_size)
         self.encoders = nn.ModuleList(

@@ -49,8 +49,8 @@ def run_trial_command(command: list[str], trial_dir: str, env: dict[str, str],
                                    preexec_fn=die_with_worker)
         returncode = process.wait()
     result = read_result(Path(result_path))
-    with open(log_path, errors="replace") as log:
-        tail = "".join(deque(log, maxlen=LOG_TAIL_LINES))
+    with open(log_path, errors="replace") as text:
+        tail = "".join(deque(text, maxlen=LOG_TAIL_LINES))
     hostname = socket.gethostname()
     rank = os.environ.get("PARSL_WORKER_RANK", "0")
     pool = os.environ.get("PARSL_WORKER_POOL_ID", "")

@@ -93,8 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     if written is None:
         io.finish(STATUS_FAILED, reason=f"the command wrote no valid JSON result to {args.out}")
         return 1
-    status, objective, metrics, reason = normalise(written, args.metric)
-    io.finish(status, objective=objective, metrics=metrics, reason=reason)
+    status, objective, metrics, why = normalise(written, args.metric)
+    io.finish(status, objective=objective, metrics=metrics, reason=why)
     return 0 if status != STATUS_FAILED else 1
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, Response, abort, redirect, request
+from werkzeug.wrappers import Response as BaseResponse
 
 from hpsearch.dashboard import page, views
 from hpsearch.dashboard.campaign_reader import CampaignReader
@@ -80,10 +81,10 @@ def create_app(reader: CampaignReader, token: str) -> Flask:
             or _bearer(request.headers.get("Authorization", ""))
             or request.cookies.get(cookie_name(request.host))
         )
-        return bool(offered) and secrets.compare_digest(offered, token)
+        return offered is not None and offered != "" and secrets.compare_digest(offered, token)
 
     @app.before_request
-    def _guard() -> Response | None:
+    def _guard() -> BaseResponse | None:
         if not authorised():
             return Response(
                 "401: open the URL that 'hpsearch dashboard' printed (it carries the token)\n",

@@ -59,8 +59,9 @@ def time_left(
 
     # Rate over the last hour when there is one, else over this run: a campaign speeds up
     # once its allocation starts and that is the pace the end depends on.
-    in_run = [t for t in finished if start is not None and t.datetime_complete >= start]
-    recent = [t for t in in_run if t.datetime_complete >= now - timedelta(hours=1)]
+    ends = {t.number: t.datetime_complete for t in finished if t.datetime_complete is not None}
+    in_run = [t for t in finished if start is not None and ends[t.number] >= start]
+    recent = [t for t in in_run if ends[t.number] >= now - timedelta(hours=1)]
     rate = None
     if len(recent) >= 2 and elapsed and elapsed > 3600:
         rate = len(recent) / 3600.0
@@ -73,8 +74,8 @@ def time_left(
         # Between runs no clock is ticking: the pace shown is the whole campaign's.
         eta_trials = wall_left = None
         starts = [t.datetime_start for t in finished if t.datetime_start is not None]
-        ends = [t.datetime_complete for t in finished]
-        span = (max(ends) - min(starts)).total_seconds() if starts and ends else 0.0
+        span = ((max(ends.values()) - min(starts)).total_seconds() if starts and ends
+                else 0.0)
         elapsed = span or None
         rate = len(finished) / span if span > 0 else None
     candidates = [x for x in (eta_trials, wall_left) if x is not None]

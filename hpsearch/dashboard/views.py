@@ -88,10 +88,9 @@ def overview(snap: Snapshot) -> dict[str, Any]:
     better = min if snap.direction == "minimize" else max
 
     by_number: dict[str, list[Any]] = {"number": [], "value": [], "best": []}
-    done = [t for t in trials if objective(t) is not None]
+    done = [(t, value) for t in trials if (value := objective(t)) is not None]
     best = None
-    for t in done:
-        value = objective(t)
+    for t, value in done:
         best = value if best is None else better(best, value)
         by_number["number"].append(t.number)
         by_number["value"].append(value)
@@ -99,8 +98,7 @@ def overview(snap: Snapshot) -> dict[str, Any]:
 
     by_time: dict[str, list[Any]] = {"time": [], "value": [], "best": [], "number": []}
     best = None
-    for t in sorted(done, key=lambda t: t.datetime_complete or datetime.min):
-        value = objective(t)
+    for t, value in sorted(done, key=lambda pair: pair[0].datetime_complete or datetime.min):
         best = value if best is None else better(best, value)
         by_time["time"].append(iso(t.datetime_complete))
         by_time["value"].append(value)
@@ -298,7 +296,8 @@ def importance(snap: Snapshot) -> dict[str, Any]:
     if len(complete) < 2 or not names:
         result["note"] = "importance needs at least two complete trials"
     else:
-        study = optuna.create_study(directions=list(snap.directions))
+        study = optuna.create_study(
+            directions=[optuna.study.StudyDirection[d.upper()] for d in snap.directions])
         # Optuna's evaluators take a study: an in-memory copy keeps the campaign untouched.
         study.add_trials(complete)
         try:
@@ -371,12 +370,12 @@ def timeline(snap: Snapshot) -> dict[str, Any]:
             concurrency["time"].append(iso(when))
             concurrency["running"].append(running)
             continue
-        b = int((when - events[0][0]).total_seconds() / bin_s)
-        if b != current_bin:
+        index = int((when - events[0][0]).total_seconds() / bin_s)
+        if index != current_bin:
             if current_bin is not None:
                 concurrency["running"].append(peak)
             concurrency["time"].append(iso(when))
-            current_bin, peak = b, running
+            current_bin, peak = index, running
         peak = max(peak, running)
     if use_bins and current_bin is not None:
         concurrency["running"].append(peak)

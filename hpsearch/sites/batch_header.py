@@ -24,7 +24,7 @@ _BODY = "__BODY__"
 
 def launcher_line(site: Site) -> str:
     """The line of Parsl's launcher script that starts the worker pools on the nodes."""
-    provider = build_provider(site)
+    provider: Any = build_provider(site)  # every provider built here has a launcher
     script = provider.launcher("<worker pool command>", 1, provider.nodes_per_block)
     for line in script.splitlines():
         if line.strip().split(" ", 1)[0] in _LAUNCH_WORDS:

@@ -65,7 +65,7 @@ class Scene:
         k = start.shape[0]
         self.shower_seeds.append((
             start, axis, np.asarray(energy_mev, float).reshape(k), np.full(k, photon),
-            np.full(k, origin), np.full(k, rank) if np.ndim(rank) == 0 else rank, event,
+            np.full(k, origin), np.full(k, rank) if np.ndim(rank) == 0 else np.asarray(rank), event,
         ))
 
     def add_blips(self, centres: np.ndarray, energy_mev: np.ndarray, semantic: int,
