@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from hpsearch.campaign import load_campaign
-from hpsearch.launch import resolve_site
+from hpsearch.campaign_setup import resolve_site
 from hpsearch.sites.resolve import usable_cores
 from workflows.throughput import KNOBS, knobs_of
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "throughput.toml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "throughput.toml"
 
 
 def test_knobs_are_checked():
