@@ -6,6 +6,8 @@ import json
 import os
 import signal
 import stat
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -184,3 +186,18 @@ def test_kill_9_then_resume(tmp_path: Path) -> None:
     assert not any(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials)
     assert not [p for p in orphans if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     _no_leftovers(directory, first_helpers)
+
+
+@pytest.mark.slow
+def test_launch_finds_parsls_programs_without_the_interpreters_folder_on_path(tmp_path: Path):
+    """A virtual environment's hpsearch run by its full path, its bin not on PATH: Parsl's
+    interchange and worker pool are found next to the interpreter all the same."""
+    file = write_campaign(tmp_path, _campaign("objectives:branin", trials=2, n_init=2,
+                                              space=BRANIN_SPACE))
+    env = {key: value for key, value in os.environ.items() if key != leftovers.ENV_MARK}
+    env["PATH"] = "/usr/bin:/bin"
+    done = subprocess.run([sys.executable, "-m", "hpsearch.cli", "launch", str(file), "--dir",
+                           str(tmp_path / "c")], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [t.state for t in load(tmp_path / "c").trials] == [TrialState.COMPLETE] * 2

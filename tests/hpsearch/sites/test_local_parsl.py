@@ -13,20 +13,28 @@ from pathlib import Path
 import parsl
 import pytest
 
+from hpsearch.driver import interpreter_bin_on_path
 from hpsearch.sites import load_site
 from hpsearch.sites.parsl_config import build_config
 from hpsearch.sites.resolve import usable_cores
 from workflows.apps import trial_app
+from workflows.trial_io import STATUS_OK
 
 pytestmark = pytest.mark.skipif(usable_cores() < 2, reason="needs 2 cores for 2 workers")
 
+# Each probe waits until both have started: then they run at once, so on two workers.
 PROBE = """
-import json, sys, time
+import json, os, sys, time
 from workflows import threads
 threads.apply()
 info = threads.in_effect()
-time.sleep(1.0)  # keep this worker busy so the other trial lands on the other worker
-json.dump({"status": "ok", "objective": 0.0, "threads": info}, open(sys.argv[1], "w"))
+started = sys.argv[2]
+open(os.path.join(started, str(os.getpid())), "w").close()
+deadline = time.monotonic() + 120
+while len(os.listdir(started)) < 2 and time.monotonic() < deadline:
+    time.sleep(0.02)
+json.dump({"status": "ok", "objective": 0.0, "threads": info,
+           "metrics": {"together": len(os.listdir(started)) == 2}}, open(sys.argv[1], "w"))
 """
 
 # First attempt: leave a mark, tell the test which process is the worker, then hang until
@@ -58,6 +66,7 @@ def local_site(tmp_path_factory):
         "executor": {"heartbeat_period": 1, "heartbeat_threshold": 20},
     })
     run_dir = tmp_path_factory.mktemp("parsl")
+    interpreter_bin_on_path()  # as the driver does: Parsl's programs sit next to python
     with parsl.load(build_config(site, run_dir)):
         yield site
 
@@ -69,12 +78,15 @@ def _trial(site, directory: Path, code: str, *extra: str):
 
 
 def test_each_worker_has_its_own_cores_and_the_site_threads(local_site, tmp_path):
-    futures = [_trial(local_site, tmp_path / str(i), PROBE) for i in range(2)]
+    started = tmp_path / "started"
+    started.mkdir()
+    futures = [_trial(local_site, tmp_path / str(i), PROBE, str(started)) for i in range(2)]
     outcomes = [f.result(timeout=180) for f in futures]
     masks = []
     for outcome in outcomes:
         assert outcome["returncode"] == 0, outcome["log_tail"]
-        threads = outcome["result"]["threads"]
+        assert outcome["result"].metrics["together"]
+        threads = outcome["result"].recorded["threads"]
         env = threads["env"]
         masks.append(frozenset(threads["cpu_affinity"]))
         assert threads["torch_intra_op_threads"] == 1 == local_site.intra_op_threads
@@ -103,7 +115,7 @@ def test_lost_worker_is_retried_with_the_same_parameters(local_site, tmp_path):
     assert worker != os.getpid()
     os.kill(worker, signal.SIGKILL)  # what a lost node or a walltime does to a worker
     outcome = future.result(timeout=180)
-    assert outcome["returncode"] == 0 and outcome["result"]["status"] == "ok"
+    assert outcome["returncode"] == 0 and outcome["result"].status == STATUS_OK
     attempts = Path(f"{mark}.attempts").read_text().splitlines()
     assert len(attempts) == 2 and attempts[0] == attempts[1]
     assert future.task_record["try_id"] == 1  # Parsl's retry, not a new trial

@@ -9,10 +9,16 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [
-    pytest.mark.mpi,
-    pytest.mark.skipif(shutil.which("mpiexec") is None, reason="needs mpiexec"),
-]
+pytestmark = pytest.mark.mpi
+# mpich's mpiexec next to the interpreter (a virtual environment's bin), else on PATH.
+MPIEXEC = shutil.which("mpiexec", path=os.pathsep.join(
+    [os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
+
+
+@pytest.fixture(autouse=True)
+def _mpiexec_found() -> None:
+    if MPIEXEC is None:
+        pytest.fail("mpiexec is neither next to the interpreter nor on PATH: pip install mpich")
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[2]
@@ -27,7 +33,7 @@ def mpi_env() -> dict[str, str]:
 
 def test_two_ranks_on_half_batches_match_one_rank_on_whole_batches(tmp_path):
     out = tmp_path / "equivalence.json"
-    subprocess.run(["mpiexec", "-n", "2", sys.executable, str(HERE / "mpi_equivalence.py"),
+    subprocess.run([MPIEXEC, "-n", "2", sys.executable, str(HERE / "mpi_equivalence.py"),
                     str(out)], check=True, env=mpi_env(), timeout=240)
     result = json.loads(out.read_text())
     assert result["ranks"] == 2
