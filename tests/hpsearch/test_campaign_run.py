@@ -18,6 +18,8 @@ from spine_helpers import cli, load, start_cli, wait_for, write_campaign
 
 from hpsearch import leftovers
 
+pytestmark = pytest.mark.slow  # each test drives a whole campaign through real Parsl
+
 
 def _campaign(objective: str, trials: int, n_init: int, space: str, extra: str = "") -> str:
     return f"""
@@ -188,7 +190,6 @@ def test_kill_9_then_resume(tmp_path: Path) -> None:
     _no_leftovers(directory, first_helpers)
 
 
-@pytest.mark.slow
 def test_launch_finds_parsls_programs_without_the_interpreters_folder_on_path(tmp_path: Path):
     """A virtual environment's hpsearch run by its full path, its bin not on PATH: Parsl's
     interchange and worker pool are found next to the interpreter all the same."""

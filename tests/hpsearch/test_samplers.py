@@ -151,7 +151,7 @@ def _run(asker, dists, batches):
     return seen
 
 
-@pytest.mark.parametrize("kind", ["tpe", "random", "gp"])
+@pytest.mark.parametrize("kind", ["tpe", "random", pytest.param("gp", marks=pytest.mark.slow)])
 def test_batched_ask_proposes_what_sequential_asks_would(tmp_path, kind):
     dists = SPACE.distributions()
     # GP asks cost seconds on a busy machine: fewer of them.

@@ -46,6 +46,7 @@ def test_bad_knob_is_one_line_exit_2(tmp_path):
     assert not (tmp_path / "r.json").exists()
 
 
+@pytest.mark.slow
 def test_measured_throughput_with_the_knobs_in_effect(tmp_path):
     # Both ways in, side by side: the trial entry (full result) and the campaign entrypoint
     # with two measuring processes (metrics).

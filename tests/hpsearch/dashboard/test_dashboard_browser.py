@@ -94,6 +94,7 @@ def live(tmp_path) -> Iterator[tuple]:
                                                           min_refresh_s=0.2)))
 
 
+@pytest.mark.slow
 def test_refreshes_while_the_campaign_runs(browser: Chromium, live, artifacts) -> None:
     built, dashboard = live
     browser.navigate(dashboard.url)

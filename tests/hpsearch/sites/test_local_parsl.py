@@ -20,7 +20,8 @@ from hpsearch.sites.resolve import usable_cores
 from workflows.apps import trial_app
 from workflows.trial_io import STATUS_OK
 
-pytestmark = pytest.mark.skipif(usable_cores() < 2, reason="needs 2 cores for 2 workers")
+pytestmark = [pytest.mark.skipif(usable_cores() < 2, reason="needs 2 cores for 2 workers"),
+              pytest.mark.slow]
 
 # Each probe waits until both have started: then they run at once, so on two workers.
 PROBE = """

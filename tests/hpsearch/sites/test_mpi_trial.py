@@ -15,7 +15,7 @@ from hpsearch.sites import load_site
 from hpsearch.sites.parsl_config import build_config
 from workflows.apps import mpi_trial_app
 
-pytestmark = pytest.mark.mpi
+pytestmark = [pytest.mark.mpi, pytest.mark.slow]
 
 RANKS = """
 import json, os, socket, sys
