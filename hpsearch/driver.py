@@ -182,7 +182,7 @@ class Driver:
             self._submit(trial.number, trial.params)
 
     def _paths(self, number: int) -> TrialPaths:
-        return TrialPaths(self.directory / "trials" / str(number))
+        return TrialPaths.of(self.directory, number)
 
     def _submit(self, number: int, params: dict[str, Any]) -> None:
         paths = self._paths(number)

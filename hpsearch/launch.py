@@ -19,6 +19,7 @@ from hpsearch.errors import UserError
 from hpsearch.locate import DB_FILENAME, sqlite_url
 from hpsearch.sites import Site
 from hpsearch.storage import create_sqlite_file, open_storage
+from workflows.trial_io import TRIALS_DIRNAME
 
 
 def hpsearch_version() -> str:
@@ -40,7 +41,7 @@ def create_campaign(campaign: Campaign, site: Site, directory: Path,
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         directory.chmod(0o700)
-        (directory / "trials").mkdir(mode=0o700)
+        (directory / TRIALS_DIRNAME).mkdir(mode=0o700)
         if campaign.storage is None:
             db_path = directory / DB_FILENAME
             create_sqlite_file(db_path)

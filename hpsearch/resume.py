@@ -28,8 +28,10 @@ def recover_orphans(study: optuna.Study, directory: Path, metric: str) -> dict[s
     """Record RUNNING trials from their result files, or as interrupted."""
     storage, counts = study._storage, {"recovered": 0, "interrupted": 0}
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        trial_dir = trial.user_attrs.get("trial_dir", directory / "trials" / str(trial.number))
-        result = read_result(TrialPaths(Path(trial_dir)).result)
+        recorded_dir = trial.user_attrs.get("trial_dir")
+        paths = (TrialPaths(Path(recorded_dir)) if recorded_dir
+                 else TrialPaths.of(directory, trial.number))
+        result = read_result(paths.result)
         if result is not None:
             result = result.settle(metric)
             attrs = dict(result.recorded)

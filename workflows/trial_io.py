@@ -36,11 +36,18 @@ INTER_OP_VAR = "HPSEARCH_INTER_OP_THREADS"
 CPU_LIST_VAR = "HPSEARCH_CPU_LIST"  # e.g. "0-3,8-11": pin the trial to these cores
 
 
+TRIALS_DIRNAME = "trials"  # in the campaign directory, one folder per trial number
+
+
 @dataclass(frozen=True)
 class TrialPaths:
     """The files of one trial, all inside `trials/<number>/`."""
 
     trial_dir: Path
+
+    @classmethod
+    def of(cls, campaign_dir: Path, number: int) -> TrialPaths:
+        return cls(Path(campaign_dir) / TRIALS_DIRNAME / str(number))
 
     @property
     def params(self) -> Path:

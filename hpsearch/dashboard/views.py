@@ -20,6 +20,7 @@ from optuna.trial import FrozenTrial, TrialState
 from hpsearch.best import best_of
 from hpsearch.dashboard.budget import time_left
 from hpsearch.dashboard.campaign_reader import Snapshot
+from workflows.trial_io import TrialPaths
 
 STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
 LOG_TAIL_LINES = 30
@@ -274,7 +275,7 @@ def _describe(dist: Any) -> str:
 def _log_tail(directory: Path | None, trial: FrozenTrial) -> str | None:
     """The live log file while it exists (running trials), else the tail the driver stored."""
     if directory is not None:
-        path = directory / "trials" / str(trial.number) / "trial.log"
+        path = TrialPaths.of(directory, trial.number).log
         try:
             with path.open("rb") as f:
                 f.seek(0, 2)
