@@ -91,6 +91,11 @@ class SparseDataset:
         self.seed = int(f.attrs["seed"])
         self.semantic_classes = tuple(json.loads(f.attrs["semantic_classes"]))
         self.particle_classes = tuple(json.loads(f.attrs["particle_classes"]))
+        origin = f.attrs.get("origin_classes")
+        # per-pixel label sets the file carries, with their class names
+        self.label_classes: dict[str, tuple[str, ...]] = {} if self.task != "segmentation" else {
+            "semantic": self.semantic_classes,
+            **({"origin": tuple(json.loads(origin))} if origin is not None else {})}
         self._offsets = f["offsets"][()].astype(np.int64)
         self.particles = f["particle"][()].astype(np.int64)
         n = len(self.particles)
