@@ -107,3 +107,11 @@ def classification_metrics(confusion: np.ndarray,
     for name, value in zip(classes, recall, strict=True):
         metrics[f"accuracy_{name}"] = float(value)
     return metrics
+
+
+def metric_names(task: str, classes: Sequence[str]) -> list[str]:
+    """Names of the metrics a trial of ``task`` reports for labels with ``classes``."""
+    confusion = np.eye(len(classes), dtype=np.int64)
+    names = (segmentation_metrics(confusion, [0.0], classes) if task == "segmentation"
+             else classification_metrics(confusion, classes))
+    return sorted(names)
