@@ -73,7 +73,7 @@ class Larcv3Dataset:
                   for name in self._file["Data"]
                   if name.startswith(("sparse2d_", "sparse3d_"))}
         if producer is None:
-            charge = [n for n in sorted(groups) if not _looks_like_label(n)]
+            charge = [n for n in sorted(groups) if not self._is_label(groups[n])]
             if not charge:
                 raise DataFileError(f"larcv3 file {self.path} has no charge product among "
                                     f"{sorted(groups)}: name one with producer=")
@@ -86,7 +86,8 @@ class Larcv3Dataset:
         self._charge = self._load_index(groups[key])
         n = len(self._charge[0])
         if label_producer is None:
-            labels = [g for g in sorted(groups) if g.startswith(key[:9]) and _looks_like_label(g)]
+            labels = [g for g in sorted(groups)
+                      if g.startswith(key[:9]) and g != key and self._is_label(groups[g])]
             label_producer = labels[0] if labels else None
         self.label_producer: str | None = None
         self._labels = None
@@ -123,6 +124,10 @@ class Larcv3Dataset:
                                 f"projections per event; expected 1 to {MAX_PLANES}")
         self.semantic_classes = self.label_classes.get("semantic", SEMANTIC_CLASSES)
         self.particles = np.full(n, -1, np.int64)
+
+    def _is_label(self, group_name: str) -> bool:
+        """A label product: it says so (attribute ``labels``), or its name does."""
+        return "labels" in self._file["Data"][group_name].attrs or _looks_like_label(group_name)
 
     def _load_index(self, group_name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                      h5py.Dataset]:

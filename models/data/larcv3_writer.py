@@ -21,7 +21,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .event import NUM_PLANES, ORIGIN_CLASSES, SEMANTIC_CLASSES, UNLABELLED, Event
+from .event import BACKGROUND, NUM_PLANES, ORIGIN_CLASSES, SEMANTIC_CLASSES, Event
 
 LABEL_CLASSES = {"origin": ORIGIN_CLASSES, "semantic": SEMANTIC_CLASSES}
 
@@ -69,8 +69,9 @@ def write_larcv3(
     """Write ``events`` (all 2D or all 3D) with ``metas`` (one for all, or one per event).
 
     ``labels`` names the Event labels written as the label product (None: charge only);
-    pixels whose label is UNLABELLED are left out of it. Atomic: the file appears whole or
-    not at all.
+    pixels whose label is UNLABELLED are left out of it, and so are background pixels of
+    origin labels (a cosmic-tag product holds the tagged pixels; the reader takes absent
+    ones as background). Atomic: the file appears whole or not at all.
     """
     path = Path(path)
     if labels is not None and labels not in LABEL_CLASSES:
@@ -95,8 +96,9 @@ def write_larcv3(
             _write_product(f.create_group(f"Data/{kind}_{producer}_group"), charge, per_event,
                            dim)
             if labels is not None:
+                lowest = BACKGROUND + 1 if labels == "origin" else 0
                 tagged = [_planes(e, m, projections, getattr(e, labels).astype(np.float32),
-                                  keep=getattr(e, labels) != UNLABELLED)
+                                  keep=getattr(e, labels) >= lowest)
                           for e, m in zip(events, per_event, strict=True)]
                 group = f.create_group(f"Data/{kind}_{label_producer}_group")
                 _write_product(group, tagged, per_event, dim)

@@ -73,7 +73,8 @@ def test_class_names_come_from_the_file(tmp_path, events):
                         label_producer="mytags")  # a name that does not say "cosmic"
     with h5py.File(path, "r+", locking=False) as f:
         f["Data/sparse2d_mytags_group"].attrs["classes"] = '["empty", "muon", "nu"]'
-    ds = Larcv3Dataset(path, label_producer="mytags")
+    ds = open_dataset(path)  # found as the label product by its attribute, not its name
+    assert ds.producer == "sparse2d_sbndwire" and ds.label_producer == "sparse2d_mytags"
     assert choose_labels(ds) == ("origin", ("empty", "muon", "nu"))
     assert np.array_equal(ds[0].origin, events[0].origin)
     with pytest.raises(DataFileError, match="carries no semantic labels") as info:
