@@ -317,6 +317,7 @@ class Trainer:
             classification_metrics,
             confusion_matrix,
             icpf_per_event,
+            neutrino_counts,
             segmentation_metrics,
         )
 
@@ -325,6 +326,7 @@ class Trainer:
         n = len(self.classes)
         confusion = np.zeros((n, n), dtype=np.int64)
         icpf: list[float] = []
+        per_event_nu: list[list[int]] = []  # cosmic-tagging event metrics (if a neutrino class)
         loss_sum, count = 0.0, 0
         with torch.no_grad():
             for batch in batches:
@@ -338,12 +340,14 @@ class Trainer:
                 if self.task == "segmentation":
                     event = tensor.coords[:, 0] // self.views
                     icpf.extend(icpf_per_event(pred, labels, event).tolist())
+                    per_event_nu.extend(neutrino_counts(pred, labels, event, self.classes).tolist())
         flat = self.comm.allreduce_sum([loss_sum, count, *confusion.ravel().tolist()])
         loss = flat[0] / max(flat[1], 1.0)
         confusion = np.asarray(flat[2:], dtype=np.int64).reshape(n, n)
         if self.task == "segmentation":
             everyone = [value for part in self.comm.allgather(icpf) for value in part]
-            metrics = segmentation_metrics(confusion, everyone, self.classes)
+            nu = [row for part in self.comm.allgather(per_event_nu) for row in part]
+            metrics = segmentation_metrics(confusion, everyone, self.classes, nu)
         else:
             metrics = classification_metrics(confusion, self.classes)
         metrics["loss"] = loss

@@ -50,7 +50,8 @@ def test_cosmic_tag_file_trains_on_its_labels(tmp_path, cosmic_tag_file):
     assert result["labels"] == "origin" and tuple(result["classes"]) == ORIGIN_CLASSES
     assert len(result["confusion_matrix"]) == 3 and sum(map(sum, result["confusion_matrix"]))
     metrics = result["metrics"]
-    assert {"iou_background", "iou_cosmic", "iou_neutrino", "accuracy_cosmic"} <= set(metrics)
+    assert {"iou_background", "iou_cosmic", "iou_neutrino", "accuracy_cosmic",
+            "neutrino_efficiency"} <= set(metrics)
     assert not [name for name in metrics if name.endswith(("_shower", "_michel"))]
     losses = [line["metrics"]["train_loss"] for line in map(
         json.loads, (tmp_path / "progress.jsonl").read_text().splitlines())]
