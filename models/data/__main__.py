@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="cube: the default cube read by three square planes; sbnd-wire: "
                              "a surface wire detector, 1280 x 2048 planes, ADC charge with "
                              "noise and a threshold")
+    parser.add_argument("--neutrino-fraction", type=float, default=1.0,
+                        help="share of segmentation events with a neutrino interaction; the "
+                             "others are background only (cosmics, radiological, noise)")
     parser.add_argument("--out", help="output HDF5 file")
     parser.add_argument("--stats", metavar="FILE",
                         help="print occupancy, charge quantiles and label shares of FILE "
@@ -70,7 +73,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.size is not None and args.size < 16:
             raise ValueError(f"--size must be at least 16, not {args.size}")
         path = write_dataset(args.out, args.kind, args.events, args.seed, task=args.task,
-                             size=args.size, progress=not args.quiet, detector=args.detector)
+                             size=args.size, progress=not args.quiet, detector=args.detector,
+                             neutrino_fraction=args.neutrino_fraction)
     except (OSError, ValueError) as exc:
         if args.debug:
             raise

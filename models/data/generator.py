@@ -28,7 +28,7 @@ from ._single_particle import add_single_particles
 from ._track_list import TrackList
 from ._walker import walk
 from ._wire_detector import DETECTORS, digitise
-from .event import BACKGROUND, KINDS, LOW_ENERGY, NUM_PLANES, TASKS, Event
+from .event import BACKGROUND, KINDS, LOW_ENERGY, NEUTRINO, NUM_PLANES, TASKS, Event
 
 BACKGROUND_RANK = MAX_RANK - 1  # ranks: 0 the interaction, then cosmics, then background
 RADIOLOGICAL_PER_SIDE = 12.0 / 512.0  # blips per event per voxel of cube side
@@ -43,9 +43,13 @@ def generate_event(
 
 def generate_events(
     kind: str, rng: np.random.Generator, count: int, size: int | None = None,
-    task: str = "segmentation", detector: str = "cube",
+    task: str = "segmentation", detector: str = "cube", neutrino_fraction: float = 1.0,
 ) -> list[Event]:
-    """``count`` events generated together from one rng stream."""
+    """``count`` events generated together from one rng stream; with ``neutrino_fraction``
+    below 1, segmentation events lack the neutrino interaction at random (background-only
+    events: cosmics and noise, what a cosmic tagger must reject)."""
+    if not 0.0 <= neutrino_fraction <= 1.0:
+        raise ValueError(f"neutrino_fraction must be in [0, 1], not {neutrino_fraction}")
     if detector not in DETECTORS:
         raise ValueError(f"detector must be one of {', '.join(DETECTORS)}, not {detector!r}")
     wire = DETECTORS[detector]
@@ -91,6 +95,12 @@ def generate_events(
     second_pass = walk(secondary.freeze(), rng, det.pitch_cm)
 
     deposits = Deposits.concat([first_pass.deposits, second_pass.deposits, *scene.deposits])
+    if task == "segmentation" and neutrino_fraction < 1.0:
+        # drawn only when asked for, so the default events stay the same bit for bit
+        neutrino = rng.random(count) < neutrino_fraction
+        scene.info["neutrino"] = neutrino
+        deposits = deposits.select((deposits.label % ORIGINS != NEUTRINO)
+                                   | neutrino[deposits.event])
     inside = _inside(deposits, det.extent)
     deposits = deposits.select(_within_budget(deposits, inside, det.point_budget, count))
     events = _to_events(deposits, det, count, particle, task, scene.info)

@@ -31,6 +31,7 @@ def write_dataset(
     size: int | None = None,
     progress: bool = True,
     detector: str = "cube",
+    neutrino_fraction: float = 1.0,
 ) -> Path:
     path = Path(path)
     if detector not in DETECTORS:
@@ -53,7 +54,8 @@ def write_dataset(
     size = (DEFAULT_SIZE if wire is None else wire.cols) if size is None else int(size)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
-        _write(partial, path.name, kind, n_events, seed, task, size, progress, detector)
+        _write(partial, path.name, kind, n_events, seed, task, size, progress, detector,
+               neutrino_fraction)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
@@ -61,7 +63,7 @@ def write_dataset(
 
 
 def _write(path: Path, name: str, kind: str, n_events: int, seed: int, task: str, size: int,
-           progress: bool, detector: str) -> None:
+           progress: bool, detector: str, neutrino_fraction: float) -> None:
     coord_type = np.int16 if size <= np.iinfo(np.int16).max else np.int32
     wire = DETECTORS[detector]
     shape = [size] * (3 if kind == "3d" else 2) if wire is None else list(wire.image_shape)
@@ -71,7 +73,7 @@ def _write(path: Path, name: str, kind: str, n_events: int, seed: int, task: str
         f.attrs.update({
             "format": FORMAT, "version": VERSION, "kind": kind, "task": task, "size": size,
             "spatial_shape": shape, "n_events": n_events, "detector": detector,
-            "units": "MeV" if wire is None else "ADC",
+            "units": "MeV" if wire is None else "ADC", "neutrino_fraction": neutrino_fraction,
             "seed": seed, "semantic_classes": json.dumps(SEMANTIC_CLASSES),
             "origin_classes": json.dumps(ORIGIN_CLASSES),
             "particle_classes": json.dumps(PARTICLE_CLASSES), "planes": NUM_PLANES,
@@ -94,7 +96,8 @@ def _write(path: Path, name: str, kind: str, n_events: int, seed: int, task: str
             count = min(EVENTS_PER_BLOCK, n_events - done)
             rng = np.random.default_rng([seed, block])
             events = generate_events(kind, rng, count, size=size if wire is None else None,
-                                     task=task, detector=detector)
+                                     task=task, detector=detector,
+                                     neutrino_fraction=neutrino_fraction)
             arrays = {
                 "coords": np.concatenate([e.coords for e in events]).astype(coord_type),
                 "values": np.concatenate([e.values for e in events]),

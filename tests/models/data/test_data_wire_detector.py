@@ -96,3 +96,17 @@ def test_file_and_stats_command(tmp_path, capsys):
     assert main(["--stats", str(tmp_path / "missing.h5")]) == 2
     err = capsys.readouterr().err
     assert "does not exist" in err and err.count("\n") == 1
+
+
+def test_background_only_events():
+    events = generate_events("2d", np.random.default_rng(8), 16, size=64,
+                             neutrino_fraction=0.5)
+    has = np.array([(e.origin == 2).any() for e in events])
+    assert np.array_equal(has, [e.meta["neutrino"] for e in events])
+    assert 0 < has.sum() < 16
+    assert all((e.origin == 1).any() for e in events)  # cosmics stay
+    wire = generate_events("2d", np.random.default_rng(8), 2, detector="sbnd-wire",
+                           neutrino_fraction=0.0)
+    assert not any((e.origin == 2).any() for e in wire)
+    with pytest.raises(ValueError, match="neutrino_fraction must be in"):
+        generate_events("2d", np.random.default_rng(0), 1, neutrino_fraction=1.5)
