@@ -17,6 +17,10 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+# the package before this folder, whose kernels.py would shadow it
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def one(batch: int, steps: int, threads: int) -> dict[str, float]:

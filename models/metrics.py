@@ -98,15 +98,15 @@ def neutrino_counts(pred: object, label: object, event: object,
     if NEUTRINO not in classes:
         return np.zeros((0, 3), np.int64)
     nu = list(classes).index(NEUTRINO)
-    pred, label, event = _as_int_array(pred), _as_int_array(label), _as_int_array(event)
-    if not (pred.shape == label.shape == event.shape):
+    called, true, events = _as_int_array(pred), _as_int_array(label), _as_int_array(event)
+    if not (called.shape == true.shape == events.shape):
         raise ValueError("pred, label and event must have the same length")
-    keep = label >= 0
-    pred, label, event = pred[keep] == nu, label[keep] == nu, event[keep]
-    _, slot = np.unique(event, return_inverse=True)
+    keep = true >= 0
+    is_called, is_nu = called[keep] == nu, true[keep] == nu
+    _, slot = np.unique(events[keep], return_inverse=True)
     size = int(slot.max()) + 1 if slot.size else 0
-    return np.stack([np.bincount(slot, label, size), np.bincount(slot, pred, size),
-                     np.bincount(slot, pred & label, size)], 1).astype(np.int64)
+    return np.stack([np.bincount(slot, is_nu, size), np.bincount(slot, is_called, size),
+                     np.bincount(slot, is_called & is_nu, size)], 1).astype(np.int64)
 
 
 def event_metrics(counts: Sequence[Sequence[int]] | np.ndarray,

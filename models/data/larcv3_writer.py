@@ -136,7 +136,10 @@ def _planes(event: Event, meta: ImageMeta, projections: int, values: np.ndarray,
 
 def _write_product(group: h5py.Group, events: list[list[tuple[np.ndarray, np.ndarray]]],
                    metas: list[ImageMeta], dim: int) -> None:
-    extents, voxel_extents, image_meta, chunks = [], [], [], []
+    extents: list[tuple[int, int]] = []
+    voxel_extents: list[tuple[int, int, int]] = []
+    image_meta: list[tuple] = []
+    chunks: list[np.ndarray] = []
     voxels = 0
     for planes, meta in zip(events, metas, strict=True):
         extents.append((len(voxel_extents), len(planes)))
