@@ -112,3 +112,18 @@ def test_bad_input_writes_nothing(tmp_path, events):
     with pytest.raises(ValueError, match="labels must be one of"):
         write_larcv3(out, events, METAS, labels="pid")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_round_trip_at_wire_detector_size(tmp_path):
+    events = generate_events("2d", np.random.default_rng(1), 2, detector="sbnd-wire")
+    path = write_larcv3(tmp_path / "wire.h5", events, ImageMeta((1280, 2048)))
+    ds = open_dataset(path)
+    assert ds.spatial_shape == (1280, 2048) and ds.num_planes == 3
+    for written, read in zip(events, (ds[0], ds[1]), strict=True):
+        assert len(read) > 50_000
+        assert np.array_equal(read.coords, written.coords)
+        assert np.array_equal(read.values, written.values)
+        assert np.array_equal(read.origin, written.origin)  # background: absent, read as 0
+    with h5py.File(path, "r", locking=False) as f:
+        tagged = f["Data/sparse2d_sbnd_cosmicseg_group/voxels"].shape[0]
+    assert tagged == sum(int((e.origin > 0).sum()) for e in events)
