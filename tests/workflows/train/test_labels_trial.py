@@ -87,3 +87,15 @@ def test_a_failed_result_exits_non_zero(tmp_path, events):
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["status"] == "failed" and "not a finite number" in result["reason"]
     assert code == 1
+
+
+def test_a_generated_file_offers_both_label_sets(tmp_path):
+    from models.data import write_dataset
+
+    path = write_dataset(tmp_path / "gen.h5", "2d", n_events=6, seed=1, size=64, progress=False)
+    assert train.main(args_for(tmp_path, path, "--labels", "origin", epochs=1)) == 0
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["labels"] == "origin" and "iou_neutrino" in result["metrics"]
+    assert train.main(args_for(tmp_path, path, epochs=1)) == 0  # default: semantic
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["labels"] == "semantic" and len(result["confusion_matrix"]) == 5
