@@ -23,6 +23,8 @@ OPTIONS: dict[str, tuple[Any, type, str]] = {
     "epochs": (3, int, "training epochs per trial"),
     "steps_per_epoch": (20, int, "optimizer steps per epoch"),
     "size": (0, int, "pixels (voxels) per side of generated events; 0: the generator's default"),
+    "labels": ("", str, "per-pixel labels to learn: semantic or origin (cosmic tagging); "
+                        "empty: semantic if the file has it, else its own"),
 }
 
 
@@ -42,6 +44,8 @@ def validate(model: Any, options: dict[str, Any]) -> dict[str, Any]:
         if kind is int and (isinstance(value, bool) or not isinstance(value, int)
                             or value < least):
             raise UserError(f"objective.{key}: must be an integer >= {least}, got {value!r}")
+        if key == "labels" and value not in ("", "semantic", "origin"):
+            raise UserError(f'objective.labels: must be "semantic" or "origin", got {value!r}')
         if kind is str and not isinstance(value, str):
             raise UserError(f"objective.{key}: must be a string (a file path), got {value!r}")
         resolved[key] = value
@@ -60,7 +64,8 @@ def command(python: str, model: str, options: dict[str, Any], metric: str, seed:
             "--model", model, "--data", str(data_path(options, campaign_dir)),
             "--epochs", str(options["epochs"]),
             "--steps-per-epoch", str(options["steps_per_epoch"]),
-            "--seed", str(seed), "--metric", metric]
+            "--seed", str(seed), "--metric", metric,
+            *(["--labels", options["labels"]] if options.get("labels") else [])]
 
 
 def prepare_data(model: str, options: dict[str, Any], seed: int, campaign_dir: Path,

@@ -8,8 +8,11 @@ from .metrics import (
     accuracy,
     classification_metrics,
     confusion_matrix,
+    event_metrics,
     icpf_per_event,
     icpf_summary,
+    metric_names,
+    neutrino_counts,
     per_class_accuracy,
     per_class_iou,
     segmentation_metrics,
@@ -18,7 +21,7 @@ from .registry import DEFAULT_METRIC, MODEL_DEFAULTS, MODEL_TASKS, build_model, 
 
 __all__ = [
     "DEFAULT_METRIC", "MODEL_DEFAULTS", "MODEL_TASKS", "PARTICLE_CLASSES", "SEMANTIC_CLASSES",
-    "accuracy", "build_model", "classification_metrics", "confusion_matrix", "icpf_per_event",
-    "icpf_summary", "per_class_accuracy", "per_class_iou", "resolve_hparams",
-    "segmentation_metrics",
+    "accuracy", "build_model", "classification_metrics", "confusion_matrix", "event_metrics",
+    "icpf_per_event", "icpf_summary", "metric_names", "neutrino_counts", "per_class_accuracy",
+    "per_class_iou", "resolve_hparams", "segmentation_metrics",
 ]

@@ -5,6 +5,13 @@ the empty background, so counting it would make every score near-perfect. ICPF, 
 incorrectly labelled pixel fraction, is taken per event (one number per event, then its mean
 and 90th percentile over events) because a few badly segmented events matter more to an
 analysis than the pixel-weighted average shows.
+
+Cosmic tagging (labels background / cosmic / neutrino) is also judged per event, as an
+analysis uses it: an event is kept as a neutrino candidate when the network calls at least
+NEUTRINO_PIXEL_THRESHOLD of its pixels (all planes together) neutrino. Neutrino-event
+efficiency is the share of events with true neutrino pixels that are kept; background-only
+rejection the share of events without any that are not; neutrino purity the share of the
+pixels called neutrino in kept events that are neutrino.
 """
 
 from __future__ import annotations
@@ -15,6 +22,9 @@ import numpy as np
 
 SEMANTIC_CLASSES = ("shower", "track", "michel", "delta", "low_energy")
 PARTICLE_CLASSES = ("electron", "gamma", "muon", "pion", "proton")
+NEUTRINO = "neutrino"  # the class whose presence makes an event a neutrino event
+NEUTRINO_PIXEL_THRESHOLD = 100
+EVENT_METRICS = ("neutrino_efficiency", "background_rejection", "neutrino_purity")
 
 
 def _as_int_array(values: object) -> np.ndarray:
@@ -80,9 +90,48 @@ def icpf_summary(per_event: Sequence[float] | np.ndarray) -> dict[str, float]:
     return {"icpf_mean": float(values.mean()), "icpf_p90": float(np.percentile(values, 90))}
 
 
+def neutrino_counts(pred: object, label: object, event: object,
+                    classes: Sequence[str]) -> np.ndarray:
+    """Per event [true neutrino pixels, pixels called neutrino, both], over labelled pixels;
+    rows for the distinct ``event`` values in increasing order; [0, 3] when ``classes`` has
+    no neutrino class."""
+    if NEUTRINO not in classes:
+        return np.zeros((0, 3), np.int64)
+    nu = list(classes).index(NEUTRINO)
+    called, true, events = _as_int_array(pred), _as_int_array(label), _as_int_array(event)
+    if not (called.shape == true.shape == events.shape):
+        raise ValueError("pred, label and event must have the same length")
+    keep = true >= 0
+    is_called, is_nu = called[keep] == nu, true[keep] == nu
+    _, slot = np.unique(events[keep], return_inverse=True)
+    size = int(slot.max()) + 1 if slot.size else 0
+    return np.stack([np.bincount(slot, is_nu, size), np.bincount(slot, is_called, size),
+                     np.bincount(slot, is_called & is_nu, size)], 1).astype(np.int64)
+
+
+def event_metrics(counts: Sequence[Sequence[int]] | np.ndarray,
+                  threshold: int = NEUTRINO_PIXEL_THRESHOLD) -> dict[str, float]:
+    """Neutrino-event efficiency, background-only rejection and neutrino pixel purity of
+    per-event ``neutrino_counts``; NaN where no event defines one."""
+    counts = np.asarray(counts, np.int64).reshape(-1, 3)
+    true_nu, called, both = counts.T
+    kept = called >= threshold
+    has_nu = true_nu > 0
+
+    def share(part: np.ndarray, whole: np.ndarray) -> float:
+        return float(part.sum() / whole.sum()) if whole.sum() else float("nan")
+
+    return {"neutrino_efficiency": share(kept & has_nu, has_nu),
+            "background_rejection": share(~kept & ~has_nu, ~has_nu),
+            "neutrino_purity": share(both * kept, called * kept)}
+
+
 def segmentation_metrics(confusion: np.ndarray, icpf_values: Sequence[float] | np.ndarray,
-                         classes: Sequence[str] = SEMANTIC_CLASSES) -> dict[str, float]:
-    """Flat name -> float: accuracy, per-class accuracy and IoU, mean IoU, ICPF mean and p90."""
+                         classes: Sequence[str] = SEMANTIC_CLASSES,
+                         event_counts: Sequence[Sequence[int]] | np.ndarray | None = None,
+                         ) -> dict[str, float]:
+    """Flat name -> float: accuracy, per-class accuracy and IoU, mean IoU, ICPF mean and p90;
+    with per-event ``neutrino_counts`` of a class set holding neutrino, the event metrics."""
     iou = per_class_iou(confusion)
     recall = per_class_accuracy(confusion)
     metrics = {"accuracy": accuracy(confusion)}
@@ -93,6 +142,8 @@ def segmentation_metrics(confusion: np.ndarray, icpf_values: Sequence[float] | n
         metrics[f"iou_{name}"] = float(value)
     for name, value in zip(classes, recall, strict=True):
         metrics[f"accuracy_{name}"] = float(value)
+    if event_counts is not None and NEUTRINO in classes:
+        metrics.update(event_metrics(event_counts))
     return metrics
 
 
@@ -107,3 +158,11 @@ def classification_metrics(confusion: np.ndarray,
     for name, value in zip(classes, recall, strict=True):
         metrics[f"accuracy_{name}"] = float(value)
     return metrics
+
+
+def metric_names(task: str, classes: Sequence[str]) -> list[str]:
+    """Names of the metrics a trial of ``task`` reports for labels with ``classes``."""
+    confusion = np.eye(len(classes), dtype=np.int64)
+    names = (segmentation_metrics(confusion, [0.0], classes, [[1, 1, 1]])
+             if task == "segmentation" else classification_metrics(confusion, classes))
+    return sorted(names)

@@ -15,8 +15,9 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-def build_model(name: str, hparams: Mapping[str, Any]) -> nn.Module:
-    """The network ``name`` with ``hparams`` (missing ones take ``MODEL_DEFAULTS[name]``)."""
+def build_model(name: str, hparams: Mapping[str, Any], num_classes: int = 5) -> nn.Module:
+    """The network ``name`` with ``hparams`` (missing ones take ``MODEL_DEFAULTS[name]``) and
+    a head of ``num_classes`` scores (the classes of the file's labels)."""
     from .resnet import ResNet
     from .uresnet import UResNet
 
@@ -24,5 +25,5 @@ def build_model(name: str, hparams: Mapping[str, Any]) -> nn.Module:
     architecture = {key: resolved[key] for key in ARCHITECTURE_SPECS}
     shape = MODEL_TASKS[name]
     if shape["task"] == "segmentation":
-        return UResNet(shape["dim"], **architecture)
-    return ResNet(shape["dim"], views=shape["views"], **architecture)
+        return UResNet(shape["dim"], num_classes=num_classes, **architecture)
+    return ResNet(shape["dim"], views=shape["views"], num_classes=num_classes, **architecture)

@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--metric", default=None,
                         help="the objective (default: icpf_mean for segmentation, error_rate "
                              "for classification; both are minimised)")
+    parser.add_argument("--labels", choices=("semantic", "origin"), default=None,
+                        help="per-pixel labels a segmentation learns; classes and metric names "
+                             "come from the file (default: semantic if the file has it)")
     parser.add_argument("--val-fraction", type=float, default=VALIDATION_FRACTION,
                         help="share of the events held out for evaluation, taken from the "
                              "end of the file (default: %(default)s)")
@@ -91,6 +94,8 @@ class Setup:
     train_data: Any
     val_data: Any
     events: int
+    labels: str = "particle"  # the Batch field trained on
+    classes: tuple[str, ...] = ()
 
 
 def prepare(args: argparse.Namespace) -> Setup:
@@ -111,12 +116,13 @@ def prepare(args: argparse.Namespace) -> Setup:
         hparams = resolve_hparams(args.model, load_params(args.params))
     except ValueError as err:
         raise TrialInputError(str(err)) from None
+    dataset = _open_data(args.data, shape)
+    labels, classes = _labels_of(dataset, shape["task"], args.labels, args.data)
     metric = args.metric or DEFAULT_METRIC[shape["task"]]
-    known = _metric_names(shape["task"])
+    known = _metric_names(shape["task"], classes)
     if metric not in known:
         raise TrialInputError(f"unknown --metric {metric!r} for a {shape['task']} model; "
                               f"choose one of {', '.join(known)}")
-    dataset = _open_data(args.data, shape)
     events = len(dataset)
     n_val = max(1, round(events * args.val_fraction))
     if events - n_val < 1:
@@ -130,18 +136,28 @@ def prepare(args: argparse.Namespace) -> Setup:
                               f"{int(math.log2(spatial)) + 1}")
     return Setup(model=args.model, task=shape["task"], views=shape["views"], hparams=hparams,
                  metric=metric, train_data=_Subset(dataset, range(events - n_val)),
-                 val_data=_Subset(dataset, range(events - n_val, events)), events=events)
+                 val_data=_Subset(dataset, range(events - n_val, events)), events=events,
+                 labels=labels, classes=classes)
 
 
-def _metric_names(task: str) -> list[str]:
-    import numpy as np
+def _metric_names(task: str, classes: tuple[str, ...]) -> list[str]:
+    from models import metric_names
 
-    from models import classification_metrics, segmentation_metrics
+    return sorted([*metric_names(task, classes), "loss", "train_loss"])
 
-    confusion = np.eye(5, dtype=np.int64)
-    names = (segmentation_metrics(confusion, [0.0]) if task == "segmentation"
-             else classification_metrics(confusion))
-    return sorted([*names, "loss", "train_loss"])
+
+def _labels_of(dataset: Any, task: str, labels: str | None,
+               path: Path) -> tuple[str, tuple[str, ...]]:
+    """The Batch field to learn and its class names, as the data file defines them."""
+    from models import PARTICLE_CLASSES
+    from models.data import DataFileError, choose_labels
+
+    if task != "segmentation":
+        return "particle", tuple(getattr(dataset, "particle_classes", PARTICLE_CLASSES))
+    try:
+        return choose_labels(dataset, labels)
+    except DataFileError as err:
+        raise TrialInputError(str(err)) from None
 
 
 def _open_data(path: Path, shape: dict[str, Any]) -> Any:
@@ -228,12 +244,17 @@ class Trainer:
     device: Any = None
     step: int = 0
     guard: LossGuard = field(default_factory=LossGuard)
+    labels: str = "semantic"  # the Batch field of the targets
+    classes: tuple[str, ...] | None = None  # the file's class names; None: the five types
 
     def __post_init__(self) -> None:
         import torch
 
+        from models import PARTICLE_CLASSES, SEMANTIC_CLASSES
         from workflows._optim import LearningRate, make_optimizer
 
+        if self.classes is None:
+            self.classes = SEMANTIC_CLASSES if self.task == "segmentation" else PARTICLE_CLASSES
         self.device = torch.device("cpu") if self.device is None else torch.device(self.device)
         self.model.to(self.device)
         state = list(self.model.state_dict().values())
@@ -253,7 +274,7 @@ class Trainer:
         # Charge spans orders of magnitude; its logarithm is a well-scaled input with or
         # without normalisation layers.
         tensor = tensor.replace(torch.log1p(tensor.feats.clamp(min=0.0)))
-        labels = batch.semantic if self.task == "segmentation" else batch.particle
+        labels = getattr(batch, self.labels if self.task == "segmentation" else "particle")
         return tensor, labels.to(self.device)
 
     def train_step(self, batch: Any) -> float:
@@ -296,13 +317,16 @@ class Trainer:
             classification_metrics,
             confusion_matrix,
             icpf_per_event,
+            neutrino_counts,
             segmentation_metrics,
         )
 
         self.sync_buffers()
         self.model.eval()
-        confusion = np.zeros((5, 5), dtype=np.int64)
+        n = len(self.classes)
+        confusion = np.zeros((n, n), dtype=np.int64)
         icpf: list[float] = []
+        per_event_nu: list[list[int]] = []  # cosmic-tagging event metrics (if a neutrino class)
         loss_sum, count = 0.0, 0
         with torch.no_grad():
             for batch in batches:
@@ -312,18 +336,20 @@ class Trainer:
                                             ignore_index=UNLABELLED).item()
                 count += int((labels >= 0).sum())
                 pred = logits.argmax(dim=1)
-                confusion += confusion_matrix(pred, labels, 5)
+                confusion += confusion_matrix(pred, labels, n)
                 if self.task == "segmentation":
                     event = tensor.coords[:, 0] // self.views
                     icpf.extend(icpf_per_event(pred, labels, event).tolist())
+                    per_event_nu.extend(neutrino_counts(pred, labels, event, self.classes).tolist())
         flat = self.comm.allreduce_sum([loss_sum, count, *confusion.ravel().tolist()])
         loss = flat[0] / max(flat[1], 1.0)
-        confusion = np.asarray(flat[2:], dtype=np.int64).reshape(5, 5)
+        confusion = np.asarray(flat[2:], dtype=np.int64).reshape(n, n)
         if self.task == "segmentation":
             everyone = [value for part in self.comm.allgather(icpf) for value in part]
-            metrics = segmentation_metrics(confusion, everyone)
+            nu = [row for part in self.comm.allgather(per_event_nu) for row in part]
+            metrics = segmentation_metrics(confusion, everyone, self.classes, nu)
         else:
-            metrics = classification_metrics(confusion)
+            metrics = classification_metrics(confusion, self.classes)
         metrics["loss"] = loss
         return metrics, confusion.tolist()
 
@@ -393,9 +419,10 @@ def run(args: argparse.Namespace, setup: Setup, comm: Any) -> int:
         1, len(setup.train_data) // (batch_size * comm.size))
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
-    model = build_model(setup.model, hparams)
+    model = build_model(setup.model, hparams, num_classes=len(setup.classes))
     trainer = Trainer(model, setup.task, setup.views, hparams, comm,
-                      total_steps=args.epochs * steps_per_epoch, device=device)
+                      total_steps=args.epochs * steps_per_epoch, device=device,
+                      labels=setup.labels, classes=setup.classes)
     torch.manual_seed(args.seed + 1000 * comm.rank)  # dropout masks differ between ranks
     drop_last = len(setup.train_data) >= batch_size * comm.size
     train = _epochs(SparseLoader(setup.train_data, batch_size, shuffle=True, seed=args.seed,
@@ -448,12 +475,14 @@ def run(args: argparse.Namespace, setup: Setup, comm: Any) -> int:
         "confusion_matrix": confusion,
         "metric": setup.metric,
         "threads": threads.in_effect(),
+        "labels": setup.labels, "classes": list(setup.classes),
     })
     if device.type == "cuda":
         extra["peak_device_memory_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
     objective = metrics.get(setup.metric) if status != STATUS_FAILED else None
-    io.finish(status, objective=objective, metrics=metrics, reason=reason, **extra)
-    return 1 if status == STATUS_FAILED else 0
+    result = io.finish(status, objective=objective, metrics=metrics, reason=reason, **extra)
+    # finish() turns an "ok" without a finite objective into "failed": exit as it says
+    return 1 if result["status"] == STATUS_FAILED else 0
 
 
 def _peak_memory_mb() -> float:

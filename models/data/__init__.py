@@ -21,7 +21,9 @@ from .event import (
     Event,
 )
 from .generator import generate_event, generate_events
+from .labels import LABEL_SETS, choose_labels
 from .larcv3 import Larcv3Dataset
+from .larcv3_writer import ImageMeta, write_larcv3
 from .sparse_dataset import SparseDataset
 from .writer import write_dataset
 
@@ -37,8 +39,9 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
-    "KINDS", "NUM_PLANES", "ORIGIN_CLASSES", "PARTICLE_CLASSES", "SEMANTIC_CLASSES", "TASKS",
-    "UNLABELLED", "Batch", "DataFileError", "DataFileNotFound", "Event", "Larcv3Dataset",
-    "SparseDataset", "SparseLoader", "collate", "generate_event", "generate_events",
-    "open_dataset", "write_dataset",
+    "KINDS", "LABEL_SETS", "NUM_PLANES", "ORIGIN_CLASSES", "PARTICLE_CLASSES",
+    "SEMANTIC_CLASSES", "TASKS", "UNLABELLED", "Batch", "DataFileError", "DataFileNotFound",
+    "Event", "ImageMeta", "Larcv3Dataset", "SparseDataset", "SparseLoader", "choose_labels",
+    "collate", "generate_event", "generate_events", "open_dataset", "write_dataset",
+    "write_larcv3",
 ]

@@ -30,7 +30,7 @@ def add_cosmics(scene: Scene, counts: np.ndarray) -> None:
     sin_zenith = np.sqrt(1.0 - cos_zenith**2)
     phi = rng.uniform(0.0, 2.0 * np.pi, count)
     direction = np.stack([sin_zenith * np.cos(phi), -cos_zenith, sin_zenith * np.sin(phi)], 1)
-    through = rng.uniform(0.0, size, (count, 3))
+    through = rng.uniform(0.0, det.extent, (count, 3))  # every muon crosses the active volume
     back = distance_to_exit(through, -direction, size)
     start = through - direction * back[:, None]
     chord = back + distance_to_exit(through, direction, size)

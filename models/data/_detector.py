@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 DETECTOR_CM = 153.6  # 512 voxels of 3 mm, the PILArNet pitch
 DEFAULT_SIZE = 512
 PLANE_ANGLES_DEG: tuple[float, ...] = (0.0, 60.0, -60.0)
@@ -29,15 +31,25 @@ POINTS_PER_SIDE_2D = 4.8
 class Detector:
     kind: str
     size: int
+    side_cm: float = DETECTOR_CM
+    budget: int | None = None  # deposits kept per event; None: the per-side rule above
+    drift: int | None = None  # active voxels along x (the image rows); None: size
 
     @property
     def pitch_cm(self) -> float:
-        return DETECTOR_CM / self.size
+        return self.side_cm / self.size
 
     @property
     def point_budget(self) -> int:
+        if self.budget is not None:
+            return self.budget
         per_side = POINTS_PER_SIDE_3D if self.kind == "3d" else POINTS_PER_SIDE_2D
         return int(per_side * self.size)
+
+    @property
+    def extent(self) -> np.ndarray:
+        """Voxels of the active volume along (z, y, x): a cube, or a box cut in drift."""
+        return np.array([self.size, self.size, self.drift or self.size], float)
 
     def cm(self, voxels: float) -> float:
         return voxels * self.pitch_cm

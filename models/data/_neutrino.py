@@ -21,23 +21,27 @@ CHANNELS = ("numu_cc", "nue_cc", "nc")
 _CHANNEL_CUMULATIVE = np.array([0.55, 0.75])
 
 
-def add_neutrino_interactions(scene: Scene) -> None:
-    rng, size, b = scene.rng, scene.detector.size, scene.count
+def add_neutrino_interactions(scene: Scene, margin: float = 0.15,
+                              energy_scale: float = 1.0) -> None:
+    """One interaction per event, its vertex uniform in the active volume less ``margin``
+    of each side (beam neutrinos interact anywhere in the argon); ``energy_scale`` scales
+    the lepton's and the pions' energies (a harder beam spectrum)."""
+    rng, extent, b = scene.rng, scene.detector.extent, scene.count
     events = np.arange(b)
-    vertex = rng.uniform(0.15 * size, 0.85 * size, size=(b, 3))
+    vertex = rng.uniform(margin * extent, (1.0 - margin) * extent, size=(b, 3))
     channel = np.searchsorted(_CHANNEL_CUMULATIVE, rng.random(b), side="right")
     scene.info.update(channel=np.array(CHANNELS)[channel], vertex=vertex)
 
     ev = events[channel == 0]
     if ev.size:
-        t_mu = np.clip(rng.lognormal(np.log(350.0), 0.6, ev.size), 40.0, 3000.0)
+        t_mu = np.clip(rng.lognormal(np.log(350.0), 0.6, ev.size), 40.0, 3000.0) * energy_scale
         mu = scene.add_charged(MUON_SP, vertex[ev], forward(rng, ev.size, 0.6), t_mu,
                                NEUTRINO, RANK, ev)
         scene.muons.append(mu)
         scene.delta_parents.append(mu)
     ev = events[channel == 1]
     if ev.size:
-        energy = np.clip(rng.lognormal(np.log(300.0), 0.5, ev.size), 40.0, 1200.0)
+        energy = np.clip(rng.lognormal(np.log(300.0), 0.5, ev.size), 40.0, 1200.0) * energy_scale
         scene.add_shower(vertex[ev], forward(rng, ev.size, 0.6), energy, False, NEUTRINO,
                          RANK, ev)
 
@@ -49,7 +53,7 @@ def add_neutrino_interactions(scene: Scene) -> None:
                           RANK, ev)
     ev = np.repeat(events, np.minimum(rng.poisson(0.45, b), 3))
     if ev.size:
-        t_pi = 30.0 + rng.exponential(150.0, ev.size)
+        t_pi = (30.0 + rng.exponential(150.0, ev.size)) * energy_scale
         pions = scene.add_charged(PION_SP, vertex[ev], forward(rng, ev.size, 1.0), t_pi,
                                   NEUTRINO, RANK, ev)
         scene.delta_parents.append(pions)
@@ -57,7 +61,7 @@ def add_neutrino_interactions(scene: Scene) -> None:
     ev = events[rng.random(b) < np.where(channel == 2, 0.45, 0.25)]
     if ev.size:
         # pi0 -> two photons, each converting some distance from the vertex
-        e_pi0 = 135.0 + rng.exponential(150.0, ev.size)
+        e_pi0 = 135.0 + rng.exponential(150.0, ev.size) * energy_scale
         share = rng.uniform(0.2, 0.8, ev.size)
         axis = forward(rng, ev.size, 0.8)
         dirs = normalize(np.concatenate([axis, axis]) + rng.standard_normal((2 * ev.size, 3)) * 0.5)

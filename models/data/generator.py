@@ -6,6 +6,8 @@ through a cube of liquid argon in two vectorised passes (primaries, then seconda
 born on them), cut to the occupancy budget, then voxelised (3D) or projected onto three
 wire planes (2D). A batch of events shares every numpy call, which is what makes the
 generator fast; the same ``rng`` state and count always give the same events.
+``detector="sbnd-wire"`` simulates a surface wire detector instead of the cube (see
+``_wire_detector``): larger non-square planes, ADC-like charge, noise and a threshold.
 """
 
 from __future__ import annotations
@@ -25,23 +27,37 @@ from ._showers import add_fragments, plan_showers
 from ._single_particle import add_single_particles
 from ._track_list import TrackList
 from ._walker import walk
-from .event import BACKGROUND, KINDS, LOW_ENERGY, NUM_PLANES, TASKS, Event
+from ._wire_detector import DETECTORS, digitise
+from .event import BACKGROUND, KINDS, LOW_ENERGY, NEUTRINO, NUM_PLANES, TASKS, Event
 
 BACKGROUND_RANK = MAX_RANK - 1  # ranks: 0 the interaction, then cosmics, then background
 RADIOLOGICAL_PER_SIDE = 12.0 / 512.0  # blips per event per voxel of cube side
 
 
 def generate_event(
-    kind: str, rng: np.random.Generator, size: int | None = None, task: str = "segmentation"
+    kind: str, rng: np.random.Generator, size: int | None = None, task: str = "segmentation",
+    detector: str = "cube",
 ) -> Event:
-    return generate_events(kind, rng, 1, size=size, task=task)[0]
+    return generate_events(kind, rng, 1, size=size, task=task, detector=detector)[0]
 
 
 def generate_events(
     kind: str, rng: np.random.Generator, count: int, size: int | None = None,
-    task: str = "segmentation",
+    task: str = "segmentation", detector: str = "cube", neutrino_fraction: float = 1.0,
 ) -> list[Event]:
-    """``count`` events generated together from one rng stream."""
+    """``count`` events generated together from one rng stream; with ``neutrino_fraction``
+    below 1, segmentation events lack the neutrino interaction at random (background-only
+    events: cosmics and noise, what a cosmic tagger must reject)."""
+    if not 0.0 <= neutrino_fraction <= 1.0:
+        raise ValueError(f"neutrino_fraction must be in [0, 1], not {neutrino_fraction}")
+    if detector not in DETECTORS:
+        raise ValueError(f"detector must be one of {', '.join(DETECTORS)}, not {detector!r}")
+    wire = DETECTORS[detector]
+    if wire is not None:
+        if kind != "2d" or task != "segmentation" or size not in (None, wire.cols):
+            raise ValueError(f"detector {detector} makes 2d segmentation events of "
+                             f"{wire.rows} x {wire.cols} pixels; drop --kind/--task/--size")
+        size = wire.cols
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     if task not in TASKS:
@@ -51,11 +67,15 @@ def generate_events(
         raise ValueError(f"size must be at least 16 voxels, not {size}")
     if count < 1:
         return []
-    det = Detector(kind, size)
+    det = Detector(kind, size) if wire is None else wire.detector
     scene = Scene(det, rng, count)
     if task == "segmentation":
-        add_neutrino_interactions(scene)
-        cosmics = 1 + np.minimum(rng.poisson(0.7, count), 2)
+        if wire is None:
+            add_neutrino_interactions(scene)
+        else:
+            add_neutrino_interactions(scene, wire.vertex_margin, wire.neutrino_energy_scale)
+        cosmics = (1 + np.minimum(rng.poisson(0.7, count), 2) if wire is None
+                   else rng.poisson(wire.cosmics_mean, count))
         add_cosmics(scene, cosmics)
         scene.info["cosmics"] = cosmics
         particle = np.full(count, -1)
@@ -75,14 +95,21 @@ def generate_events(
     second_pass = walk(secondary.freeze(), rng, det.pitch_cm)
 
     deposits = Deposits.concat([first_pass.deposits, second_pass.deposits, *scene.deposits])
-    inside = _inside(deposits, size)
+    if task == "segmentation" and neutrino_fraction < 1.0:
+        # drawn only when asked for, so the default events stay the same bit for bit
+        neutrino = rng.random(count) < neutrino_fraction
+        scene.info["neutrino"] = neutrino
+        deposits = deposits.select((deposits.label % ORIGINS != NEUTRINO)
+                                   | neutrino[deposits.event])
+    inside = _inside(deposits, det.extent)
     deposits = deposits.select(_within_budget(deposits, inside, det.point_budget, count))
-    return _to_events(deposits, det, count, particle, task, scene.info)
+    events = _to_events(deposits, det, count, particle, task, scene.info)
+    return events if wire is None else digitise(events, wire, rng)
 
 
-def _inside(deposits: Deposits, size: int) -> np.ndarray:
+def _inside(deposits: Deposits, extent: np.ndarray) -> np.ndarray:
     p = deposits.points
-    return ((p >= 0.0) & (p < size)).all(axis=1) & (deposits.charge > 0)
+    return ((p >= 0.0) & (p < extent)).all(axis=1) & (deposits.charge > 0)
 
 
 def _within_budget(deposits: Deposits, inside: np.ndarray, budget: int, count: int) -> np.ndarray:

@@ -12,12 +12,17 @@ larcv3 keeps each product in ``Data/<product>_<producer>_group`` (product ``spar
 A voxel id is the C-order ravel over ``number_of_voxels``. The charge comes from one
 producer, labels from another whose values are class indices: a producer named like a
 cosmic tag (CosmicTagger: 0 background, 1 cosmic, 2 neutrino) fills ``origin``, any
-other label producer (PILArNet five types) fills ``semantic``. Voxels the label product
-lacks get origin 0 (background) or semantic -1 (unlabelled).
+other label producer (PILArNet five types) fills ``semantic``; a label group's own
+``labels`` and ``classes`` attributes (JSON list of names), when present, say which and name
+the classes. Voxels the label product lacks get origin 0 (background) or semantic -1
+(unlabelled); values outside the classes are unlabelled. Images may differ from event to
+event: each projection is unravelled with its own ``image_meta``, and ``spatial_shape`` is
+the largest of them.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
@@ -27,7 +32,7 @@ import numpy as np
 
 from ._hdf5_file import open_hdf5
 from .errors import DataFileError
-from .event import SEMANTIC_CLASSES, UNLABELLED, Event
+from .event import ORIGIN_CLASSES, SEMANTIC_CLASSES, UNLABELLED, Event
 
 MAX_PLANES = 8
 _LABEL_WORDS = ("seg", "label", "semantic", "fivetypes", "type", "pid", "cosmic")
@@ -68,7 +73,7 @@ class Larcv3Dataset:
                   for name in self._file["Data"]
                   if name.startswith(("sparse2d_", "sparse3d_"))}
         if producer is None:
-            charge = [n for n in sorted(groups) if not _looks_like_label(n)]
+            charge = [n for n in sorted(groups) if not self._is_label(groups[n])]
             if not charge:
                 raise DataFileError(f"larcv3 file {self.path} has no charge product among "
                                     f"{sorted(groups)}: name one with producer=")
@@ -81,11 +86,13 @@ class Larcv3Dataset:
         self._charge = self._load_index(groups[key])
         n = len(self._charge[0])
         if label_producer is None:
-            labels = [g for g in sorted(groups) if g.startswith(key[:9]) and _looks_like_label(g)]
+            labels = [g for g in sorted(groups)
+                      if g.startswith(key[:9]) and g != key and self._is_label(groups[g])]
             label_producer = labels[0] if labels else None
         self.label_producer: str | None = None
         self._labels = None
         self.labels_origin = False
+        self.label_classes: dict[str, tuple[str, ...]] = {}
         if label_producer is not None:
             label_key = _match(label_producer, groups, self.path)
             self._labels = self._load_index(groups[label_key])
@@ -93,11 +100,21 @@ class Larcv3Dataset:
                 raise DataFileError(f"larcv3 file {self.path}: {label_key} has "
                                     f"{len(self._labels[0])} events but {key} has {n}")
             self.label_producer = label_key
-            self.labels_origin = "cosmic" in label_key
+            attrs = self._file["Data"][groups[label_key]].attrs
+            which = _text(attrs.get("labels")) or ("origin" if "cosmic" in label_key
+                                                   else "semantic")
+            if which not in ("origin", "semantic"):
+                raise DataFileError(f"larcv3 file {self.path}: {label_key} says its labels "
+                                    f"are {which!r}; expected origin or semantic")
+            self.labels_origin = which == "origin"
+            classes = _text(attrs.get("classes"))
+            self.label_classes[which] = (tuple(json.loads(classes)) if classes else
+                                         ORIGIN_CLASSES if self.labels_origin
+                                         else SEMANTIC_CLASSES)
         meta = self._charge[2]
         if len(meta) == 0:
             raise DataFileError(f"larcv3 file {self.path} holds no events in {key}")
-        self.spatial_shape = tuple(int(v) for v in meta["number_of_voxels"][0])
+        self.spatial_shape = tuple(int(v) for v in meta["number_of_voxels"].max(axis=0))
         if len(self.spatial_shape) != dim:
             raise DataFileError(f"larcv3 file {self.path}: image_meta of {key} has "
                                 f"{len(self.spatial_shape)} axes, expected {dim}")
@@ -105,8 +122,12 @@ class Larcv3Dataset:
         if not 1 <= self.num_planes <= MAX_PLANES:
             raise DataFileError(f"larcv3 file {self.path}: {key} has {self.num_planes} "
                                 f"projections per event; expected 1 to {MAX_PLANES}")
-        self.semantic_classes = SEMANTIC_CLASSES
+        self.semantic_classes = self.label_classes.get("semantic", SEMANTIC_CLASSES)
         self.particles = np.full(n, -1, np.int64)
+
+    def _is_label(self, group_name: str) -> bool:
+        """A label product: it says so (attribute ``labels``), or its name does."""
+        return "labels" in self._file["Data"][group_name].attrs or _looks_like_label(group_name)
 
     def _load_index(self, group_name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                      h5py.Dataset]:
@@ -145,11 +166,14 @@ class Larcv3Dataset:
             if labels is not None:
                 label_ids, label_vals = _plane_labels(labels, projection)
                 found = _lookup(label_ids, label_vals, ids)
+                classes = next(iter(self.label_classes.values()))
+                found = np.where(np.isnan(found) & self.labels_origin, 0, found)  # background
+                ok = ~np.isnan(found) & (found >= 0) & (found < len(classes))
+                tags = np.where(ok, np.nan_to_num(found), UNLABELLED).astype(np.int64)
                 if self.labels_origin:
-                    org = np.where(np.isnan(found), 0, found).astype(np.int64)
+                    org = tags
                 else:
-                    ok = ~np.isnan(found) & (found >= 0) & (found < len(SEMANTIC_CLASSES))
-                    sem = np.where(ok, np.nan_to_num(found), UNLABELLED).astype(np.int64)
+                    sem = tags
             semantic.append(sem)
             origin.append(org)
         return Event(np.concatenate(coords) if coords else np.zeros((0, self.num_dims), np.int32),
@@ -200,6 +224,13 @@ def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarr
         return np.full(query.size, np.nan)
     at = np.minimum(np.searchsorted(keys, query), keys.size - 1)
     return np.where(keys[at] == query, values[at].astype(np.float64), np.nan)
+
+
+def _text(value: object) -> str:
+    """An HDF5 string attribute (bytes or str) as str; '' when absent."""
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _looks_like_label(name: str) -> bool:

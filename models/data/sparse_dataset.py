@@ -6,10 +6,12 @@ every trial. All events are concatenated; ``offsets`` says where each starts::
     /                   attrs: format = "hpsearch-sparse", version = 1,
                                kind ("2d" | "3d"), task ("segmentation" | "classification"),
                                size (voxels per side), spatial_shape, n_events, seed,
+                               detector ("cube" | "sbnd-wire"), units ("MeV" | "ADC"),
                                semantic_classes, origin_classes, particle_classes (JSON lists)
     /offsets   int64  [n_events + 1]   event i is rows offsets[i]:offsets[i+1]
     /coords    int16 or int32 [N, 3]   3D: (z, y, x); 2D: (plane, row, col), plane 0..2
-    /values    float32 [N]             deposited energy (MeV) summed over the voxel/pixel
+    /values    float32 [N]             deposited energy (MeV) summed over the voxel/pixel, or
+                                   ADC-like charge for a wire-detector preset
     /semantic  uint8  [N]              index into semantic_classes
     /origin    uint8  [N]              index into origin_classes
     /particle  int8   [n_events]       index into particle_classes, -1 if not single-particle
@@ -91,6 +93,11 @@ class SparseDataset:
         self.seed = int(f.attrs["seed"])
         self.semantic_classes = tuple(json.loads(f.attrs["semantic_classes"]))
         self.particle_classes = tuple(json.loads(f.attrs["particle_classes"]))
+        origin = f.attrs.get("origin_classes")
+        # per-pixel label sets the file carries, with their class names
+        self.label_classes: dict[str, tuple[str, ...]] = {} if self.task != "segmentation" else {
+            "semantic": self.semantic_classes,
+            **({"origin": tuple(json.loads(origin))} if origin is not None else {})}
         self._offsets = f["offsets"][()].astype(np.int64)
         self.particles = f["particle"][()].astype(np.int64)
         n = len(self.particles)

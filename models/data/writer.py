@@ -13,6 +13,7 @@ import h5py
 import numpy as np
 
 from ._detector import DEFAULT_SIZE
+from ._wire_detector import DETECTORS
 from .event import KINDS, NUM_PLANES, ORIGIN_CLASSES, PARTICLE_CLASSES, SEMANTIC_CLASSES, TASKS
 from .generator import generate_events
 from .sparse_dataset import CHUNK_ROWS, FORMAT, VERSION
@@ -29,8 +30,12 @@ def write_dataset(
     task: str = "segmentation",
     size: int | None = None,
     progress: bool = True,
+    detector: str = "cube",
+    neutrino_fraction: float = 1.0,
 ) -> Path:
     path = Path(path)
+    if detector not in DETECTORS:
+        raise ValueError(f"detector must be one of {', '.join(DETECTORS)}, not {detector!r}")
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     if task not in TASKS:
@@ -41,10 +46,16 @@ def write_dataset(
         raise FileNotFoundError(f"output directory {path.parent} does not exist: create it first")
     if path.is_dir():
         raise ValueError(f"output {path} is a directory: give a file name such as {path}/data.h5")
-    size = DEFAULT_SIZE if size is None else int(size)
+    wire = DETECTORS[detector]
+    if wire is not None and (kind != "2d" or task != "segmentation"
+                             or size not in (None, wire.cols)):
+        raise ValueError(f"detector {detector} makes 2d segmentation events of {wire.rows} x "
+                         f"{wire.cols} pixels: leave kind, task and size at their defaults")
+    size = (DEFAULT_SIZE if wire is None else wire.cols) if size is None else int(size)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
-        _write(partial, path.name, kind, n_events, seed, task, size, progress)
+        _write(partial, path.name, kind, n_events, seed, task, size, progress, detector,
+               neutrino_fraction)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
@@ -52,14 +63,17 @@ def write_dataset(
 
 
 def _write(path: Path, name: str, kind: str, n_events: int, seed: int, task: str, size: int,
-           progress: bool) -> None:
+           progress: bool, detector: str, neutrino_fraction: float) -> None:
     coord_type = np.int16 if size <= np.iinfo(np.int16).max else np.int32
+    wire = DETECTORS[detector]
+    shape = [size] * (3 if kind == "3d" else 2) if wire is None else list(wire.image_shape)
     started = time.perf_counter()
     # a private temporary file: locks guard nothing and fail on some parallel filesystems
     with h5py.File(path, "w", locking=False) as f:
         f.attrs.update({
             "format": FORMAT, "version": VERSION, "kind": kind, "task": task, "size": size,
-            "spatial_shape": [size] * (3 if kind == "3d" else 2), "n_events": n_events,
+            "spatial_shape": shape, "n_events": n_events, "detector": detector,
+            "units": "MeV" if wire is None else "ADC", "neutrino_fraction": neutrino_fraction,
             "seed": seed, "semantic_classes": json.dumps(SEMANTIC_CLASSES),
             "origin_classes": json.dumps(ORIGIN_CLASSES),
             "particle_classes": json.dumps(PARTICLE_CLASSES), "planes": NUM_PLANES,
@@ -81,7 +95,9 @@ def _write(path: Path, name: str, kind: str, n_events: int, seed: int, task: str
         for block in range(-(-n_events // EVENTS_PER_BLOCK)):
             count = min(EVENTS_PER_BLOCK, n_events - done)
             rng = np.random.default_rng([seed, block])
-            events = generate_events(kind, rng, count, size=size, task=task)
+            events = generate_events(kind, rng, count, size=size if wire is None else None,
+                                     task=task, detector=detector,
+                                     neutrino_fraction=neutrino_fraction)
             arrays = {
                 "coords": np.concatenate([e.coords for e in events]).astype(coord_type),
                 "values": np.concatenate([e.values for e in events]),
