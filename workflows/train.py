@@ -245,7 +245,7 @@ class Trainer:
     step: int = 0
     guard: LossGuard = field(default_factory=LossGuard)
     labels: str = "semantic"  # the Batch field of the targets
-    classes: tuple[str, ...] | None = None  # the file's class names; None: the five types
+    classes: tuple[str, ...] = ()  # the file's class names; empty: the generator's classes
 
     def __post_init__(self) -> None:
         import torch
@@ -253,7 +253,7 @@ class Trainer:
         from models import PARTICLE_CLASSES, SEMANTIC_CLASSES
         from workflows._optim import LearningRate, make_optimizer
 
-        if self.classes is None:
+        if not self.classes:
             self.classes = SEMANTIC_CLASSES if self.task == "segmentation" else PARTICLE_CLASSES
         self.device = torch.device("cpu") if self.device is None else torch.device(self.device)
         self.model.to(self.device)
