@@ -231,12 +231,15 @@ class TorchCommunicator(Communicator):
 
         # Buffers (batch-norm statistics) stay per rank while training and are averaged
         # before evaluation, rather than overwritten by rank 0's on every forward pass.
-        keep_buffers = ({"forward_sync_buffers": False}
-                        if "forward_sync_buffers" in inspect.signature(
-                            DistributedDataParallel).parameters
-                        else {"broadcast_buffers": False})
+        # Newer torch names the option forward_sync_buffers and deprecates the old name.
+        options = inspect.signature(DistributedDataParallel).parameters
+        keep_buffers: dict[str, Any] = ({"forward_sync_buffers": False}
+                                        if "forward_sync_buffers" in options
+                                        else {"broadcast_buffers": False})
         ids = None if self.device.type == "cpu" else [self.device]
-        return DistributedDataParallel(model, device_ids=ids, **keep_buffers)
+        # Gradients live in the communication buckets: no copy in and out of them per step.
+        return DistributedDataParallel(model, device_ids=ids, gradient_as_bucket_view=True,
+                                       **keep_buffers)
 
     def close(self) -> None:
         import torch.distributed as dist
