@@ -48,6 +48,8 @@ class DistributedSetupError(RuntimeError):
 
 @dataclass(frozen=True)
 class Ranks:
+    """Where this process stands among its trial's ranks (local: among those on its node)."""
+
     rank: int = 0
     size: int = 1
     local_rank: int = 0
@@ -145,6 +147,7 @@ class Communicator:
 
     rank = 0
     size = 1
+    backend: str | None = None
 
     def allreduce_sum(self, values: Sequence[float]) -> list[float]:
         return [float(value) for value in values]
@@ -175,9 +178,9 @@ class Communicator:
 class TorchCommunicator(Communicator):
     """Ranks joined in a torch.distributed process group; small values travel on ``device``."""
 
-    def __init__(self, ranks: Ranks, device: torch.device):
+    def __init__(self, ranks: Ranks, device: torch.device, backend: str):
         self.rank, self.size = ranks.rank, ranks.size
-        self.device = device
+        self.device, self.backend = device, backend
 
     def _reduce(self, values: Sequence[float], op: Any) -> list[float]:
         import torch.distributed as dist
@@ -270,7 +273,7 @@ def connect(ranks: Ranks, device: torch.device,
     store = _rendezvous(ranks, os.environ)
     dist.init_process_group(backend, store=store, rank=ranks.rank, world_size=ranks.size,
                             timeout=RENDEZVOUS_TIMEOUT)
-    return TorchCommunicator(ranks, device)
+    return TorchCommunicator(ranks, device, backend)
 
 
 def make_communicator(device: torch.device | None = None) -> Communicator:

@@ -407,6 +407,7 @@ def run(args: argparse.Namespace, setup: Setup, comm: Any, device: Any) -> int:
     extra: dict[str, Any] = {
         "ranks": comm.size, "model": setup.model, "hparams": hparams, "device": str(device),
         "events": setup.events, "steps_per_epoch": steps_per_epoch, "sync_bn": args.sync_bn,
+        "backend": comm.backend,
     }
     images = 0
     train_time = 0.0

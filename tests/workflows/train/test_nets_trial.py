@@ -149,6 +149,7 @@ def test_two_rank_trial_only_rank_zero_writes(tmp_path, seg_data):
     assert done.returncode == 0, done.stderr
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["status"] == "ok" and result["ranks"] == 2 and result["sync_bn"]
+    assert result["backend"] == "gloo"
     assert len(progress_lines(tmp_path)) == 2  # one writer: one line per epoch
     assert (tmp_path / "model.pt").exists()
     # no temporary files of a second writer left behind
