@@ -292,6 +292,11 @@ def _rendezvous(ranks: Ranks, environ: Mapping[str, str]) -> Any:
         return dist.TCPStore(host, int(port), ranks.size, is_master=ranks.rank == 0,
                              timeout=RENDEZVOUS_TIMEOUT)
     world = _mpi_world()
+    if (world.Get_rank(), world.Get_size()) != (ranks.rank, ranks.size):
+        raise DistributedSetupError(
+            f"the launcher's environment makes this rank {ranks.rank} of {ranks.size} but MPI "
+            f"says {world.Get_rank()} of {world.Get_size()}; start every rank with the same "
+            "launcher, or set MASTER_ADDR and MASTER_PORT")
     if ranks.rank == 0:
         # Port 0 lets the store bind a free port itself: no window for another process
         # to take it between choosing and binding.

@@ -477,10 +477,11 @@ def _save_checkpoint(path: Path, state: dict[str, Any], epoch: int) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     threads.apply()  # before any torch work: sizes the thread pools, pins the process
-    from workflows._distributed import DistributedSetupError, connect, discover_ranks
+    from workflows._distributed import DistributedSetupError, Ranks, connect, discover_ranks
 
-    ranks = discover_ranks()
+    ranks = Ranks()
     try:
+        ranks = discover_ranks()
         setup = prepare(args)
         device = _pick_device(args.device, ranks.local_rank)
         comm = connect(ranks, device)
