@@ -2,12 +2,12 @@
 
     python -m workflows.train --params params.json --out result.json \\
         [--progress progress.jsonl] [--stop-file STOP] --model uresnet2d --data events.h5 \\
-        [--epochs N] [--steps-per-epoch K] [--seed S] [--metric NAME]
+        [--epochs N] [--steps-per-epoch K] [--seed S] [--metric NAME] [--sync-bn]
 
-Single rank by default; under an MPI launcher (``mpiexec -n R python -m workflows.train ...``)
-every rank trains on its shard of each epoch and gradients are summed over ranks, so the
-step equals one step on the union of the ranks' batches (see ``_distributed``, ``_optim``).
-Only rank 0 writes progress lines, checkpoints and the result.
+Single rank by default; under a launcher (``mpiexec -n R python -m workflows.train ...``, srun)
+every rank trains on its shard of each epoch and DistributedDataParallel sums the gradients
+over ranks, so the step equals one step on the union of the ranks' batches (see
+``_distributed``, ``_optim``). Only rank 0 writes progress lines, checkpoints and the result.
 
 Exit codes: 0 with a result of status "ok" or "pruned"; 1 with a result of status "failed"
 (diverged loss, a crash mid-training); 2 for bad input (unknown hyperparameter, bad value,
@@ -77,7 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", type=Path, default=None,
                         help="save the model and optimiser state here after every epoch")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "xpu"),
-                        help="default: an accelerator when one is visible, else cpu")
+                        help="default: an accelerator when one is visible (one per local "
+                             "rank), else cpu")
+    parser.add_argument("--sync-bn", action="store_true",
+                        help="data-parallel: batch-norm statistics over the sites of all "
+                             "ranks rather than each rank's own")
     parser.add_argument("--debug", action="store_true", help="tracebacks instead of one line")
     return parser
 
@@ -242,6 +246,7 @@ class Trainer:
     comm: Any
     total_steps: int
     device: Any = None
+    sync_bn: bool = False
     step: int = 0
     guard: LossGuard = field(default_factory=LossGuard)
     labels: str = "semantic"  # the Batch field of the targets
@@ -256,9 +261,14 @@ class Trainer:
         if not self.classes:
             self.classes = SEMANTIC_CLASSES if self.task == "segmentation" else PARTICLE_CLASSES
         self.device = torch.device("cpu") if self.device is None else torch.device(self.device)
+        if self.sync_bn and self.comm.size > 1:
+            from workflows._sync_batch_norm import sync_batch_norm
+
+            sync_batch_norm(self.model)
         self.model.to(self.device)
-        state = list(self.model.state_dict().values())
-        self.comm.broadcast_tensors_(state)
+        # Rank 0's initial weights reach every rank here (DDP broadcasts them); the wrapper
+        # trains, ``model`` itself evaluates and is saved, with its own parameter names.
+        self.net = self.comm.wrap(self.model)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = make_optimizer(self.params, self.hparams)
         self.schedule = LearningRate(self.hparams["lr"], self.comm.size,
@@ -279,26 +289,19 @@ class Trainer:
 
     def train_step(self, batch: Any) -> float:
         """One optimiser step on this rank's batch, summed with the other ranks'; the loss."""
-        import torch
         import torch.nn.functional as F
 
         self.model.train()
         tensor, labels = self.inputs(batch)
-        # The loss is normalised by the labels of all ranks, and gradients are summed, so R
-        # ranks take exactly the step one rank would take on their joint batch, whatever
-        # the number of active pixels each happens to hold.
+        # The loss is normalised by the labels of all ranks and the gradients are summed
+        # (DDP averages, hence the factor R), so R ranks take exactly the step one rank
+        # would take on their joint batch, whatever the number of active pixels each holds.
         (count,) = self.comm.allreduce_sum([int((labels >= 0).sum())])
         rate = self.schedule.apply(self.optimizer, self.step)
         self.optimizer.zero_grad(set_to_none=False)
-        logits = self.model(tensor)
+        logits = self.net(tensor)
         loss_sum = F.cross_entropy(logits, labels, reduction="sum", ignore_index=UNLABELLED)
-        (loss_sum / max(count, 1.0)).backward()
-        grads = []
-        for param in self.params:
-            if param.grad is None:  # unused on this batch: every rank must send the same list
-                param.grad = torch.zeros_like(param)
-            grads.append(param.grad)
-        self.comm.allreduce_tensors_(grads)
+        (loss_sum * (self.comm.size / max(count, 1.0))).backward()
         (total,) = self.comm.allreduce_sum([loss_sum.item()])
         loss = total / max(count, 1.0)
         self.guard.check(loss, self.step)
@@ -356,22 +359,17 @@ class Trainer:
     def sync_buffers(self) -> None:
         """Average the normalisation statistics over ranks, which each gathered on its own
         shard, so every rank evaluates (and rank 0 saves) the same model."""
-        if self.comm.size == 1:
-            return
-        buffers = [b for b in self.model.buffers() if b.dtype.is_floating_point]
-        self.comm.allreduce_tensors_(buffers)
-        for buffer in buffers:
-            buffer.div_(self.comm.size)
+        self.comm.average_([b for b in self.model.buffers() if b.dtype.is_floating_point])
 
     def state(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "step": self.step, "hparams": self.hparams}
 
 
-def _pick_device(choice: str) -> Any:
+def _pick_device(choice: str, local_rank: int) -> Any:
     import torch
 
-    from workflows._distributed import local_rank
+    from workflows._distributed import GPU_ORDER_ENV, DistributedSetupError, gpu_index
 
     if choice == "auto":
         if torch.cuda.is_available():
@@ -385,8 +383,12 @@ def _pick_device(choice: str) -> Any:
     backend = getattr(torch, choice)
     if not backend.is_available():
         raise TrialInputError(f"--device {choice} asked for, but no {choice} device is visible")
-    # One accelerator per rank: ranks on a node take the visible devices in turn.
-    return torch.device(choice, local_rank() % backend.device_count())
+    # One accelerator per rank: ranks on a node take the visible devices in the site's order.
+    try:
+        index = gpu_index(local_rank, backend.device_count(), os.environ.get(GPU_ORDER_ENV))
+    except DistributedSetupError as err:
+        raise TrialInputError(str(err)) from None
+    return torch.device(choice, index)
 
 
 def _epochs(loader: Any) -> Iterator[Any]:
@@ -404,7 +406,7 @@ def _epochs(loader: Any) -> Iterator[Any]:
         epoch += 1
 
 
-def run(args: argparse.Namespace, setup: Setup, comm: Any) -> int:
+def run(args: argparse.Namespace, setup: Setup, comm: Any, device: Any) -> int:
     import numpy as np
     import torch
 
@@ -412,7 +414,6 @@ def run(args: argparse.Namespace, setup: Setup, comm: Any) -> int:
     from models.data import SparseLoader
 
     io = TrialIO.from_args(args, rank=comm.rank)
-    device = _pick_device(args.device)
     hparams = setup.hparams
     batch_size = hparams["batch_size"]
     steps_per_epoch = args.steps_per_epoch or max(
@@ -422,7 +423,7 @@ def run(args: argparse.Namespace, setup: Setup, comm: Any) -> int:
     model = build_model(setup.model, hparams, num_classes=len(setup.classes))
     trainer = Trainer(model, setup.task, setup.views, hparams, comm,
                       total_steps=args.epochs * steps_per_epoch, device=device,
-                      labels=setup.labels, classes=setup.classes)
+                      sync_bn=args.sync_bn, labels=setup.labels, classes=setup.classes)
     torch.manual_seed(args.seed + 1000 * comm.rank)  # dropout masks differ between ranks
     drop_last = len(setup.train_data) >= batch_size * comm.size
     train = _epochs(SparseLoader(setup.train_data, batch_size, shuffle=True, seed=args.seed,
@@ -431,7 +432,8 @@ def run(args: argparse.Namespace, setup: Setup, comm: Any) -> int:
                               rank=comm.rank, world_size=comm.size, drop_last=False)
     extra: dict[str, Any] = {
         "ranks": comm.size, "model": setup.model, "hparams": hparams, "device": str(device),
-        "events": setup.events, "steps_per_epoch": steps_per_epoch,
+        "events": setup.events, "steps_per_epoch": steps_per_epoch, "sync_bn": args.sync_bn,
+        "backend": comm.backend,
     }
     images = 0
     train_time = 0.0
@@ -503,21 +505,24 @@ def _save_checkpoint(path: Path, state: dict[str, Any], epoch: int) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     threads.apply()  # before any torch work: sizes the thread pools, pins the process
-    from workflows._distributed import make_communicator
+    from workflows._distributed import DistributedSetupError, Ranks, connect, discover_ranks
 
-    comm = make_communicator()
+    ranks = Ranks()
     try:
+        ranks = discover_ranks()
         setup = prepare(args)
-        if args.device != "auto":
-            _pick_device(args.device)
-    except TrialInputError as err:
+        device = _pick_device(args.device, ranks.local_rank)
+        comm = connect(ranks, device)
+    except (TrialInputError, DistributedSetupError) as err:
         if args.debug:
             raise
-        if comm.rank == 0:
+        if ranks.rank == 0:
             print(f"train: error: {err}", file=sys.stderr)
         return 2
     try:
-        return run(args, setup, comm)
+        code = run(args, setup, comm, device)
+        comm.close()
+        return code
     except Exception as err:  # a crash mid-training is a failed trial with its reason
         if args.debug:
             raise

@@ -1,8 +1,13 @@
-"""Run under ``mpiexec -n 2``: two ranks on half-batches must match one rank on whole batches.
+"""Run under ``mpiexec -n 2``: two ranks on half-batches against one rank on whole batches.
 
-Writes ``{"max_abs_diff": float, "ranks": int, "steps": int}`` (rank 0 only) to argv[1].
-The model has no normalisation and no dropout, so the only difference between the runs is
-where the gradients are summed; batch norm would legitimately differ (per-rank statistics).
+    mpi_equivalence.py OUT MODE [MODE ...]
+
+MODE is ``plain`` (no normalisation), ``sync_bn`` (batch norm with statistics over ranks) or
+``local_bn`` (batch norm with per-rank statistics, which legitimately differ). For each mode
+rank 0 writes to OUT (JSON): ``max_abs_diff`` between the two-rank and the one-rank model
+(parameters and buffers), ``rank_diff`` between the two ranks' parameters (they start from
+different seeds, so only the broadcast of rank 0's weights aligns them), ``grad_max``; and
+once: ``ranks``, ``steps`` and whether MPI was initialised (``mpi``).
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from workflows.train import Trainer  # noqa: E402
 SIZE, IMAGES, STEPS = 32, 4, 4
 ARCH = {"depth": 3, "filters": 4, "reps": 1, "norm": "none", "dropout": 0.0,
         "optimizer": "sgd", "momentum": 0.9, "warmup_steps": 2, "schedule": "cosine"}
+MODES = {"plain": ({"norm": "none"}, False), "sync_bn": ({"norm": "batch"}, True),
+         "local_bn": ({"norm": "batch"}, False)}
 
 
 def make_batch(step: int) -> SimpleNamespace:
@@ -49,31 +56,45 @@ def view(batch: SimpleNamespace, images: range) -> SimpleNamespace:
                            particle=torch.zeros(len(images), dtype=torch.long))
 
 
-def train(comm: Communicator, lr: float, share: int) -> torch.nn.Module:
-    hparams = resolve_hparams("uresnet2d", {**ARCH, "lr": lr})
+def train(comm: Communicator, lr: float, share: int, mode: str) -> torch.nn.Module:
+    arch, sync_bn = MODES[mode]
+    hparams = resolve_hparams("uresnet2d", {**ARCH, **arch, "lr": lr})
     torch.manual_seed(1 + 17 * comm.rank)  # ranks start apart: the broadcast must align them
     model = build_model("uresnet2d", hparams)
-    trainer = Trainer(model, "segmentation", 1, hparams, comm, total_steps=STEPS)
+    trainer = Trainer(model, "segmentation", 1, hparams, comm, total_steps=STEPS,
+                      sync_bn=sync_bn)
     for step in range(STEPS):
         start = comm.rank * share
         trainer.train_step(view(make_batch(step), range(start, start + share)))
     return model
 
 
-def main() -> None:
-    comm = make_communicator()
+def compare(comm: Communicator, mode: str) -> dict[str, float] | None:
     lr = 0.05
-    spread = train(comm, lr, IMAGES // comm.size)
+    spread = train(comm, lr, IMAGES // comm.size, mode)
+    flat = torch.cat([p.detach().reshape(-1) for p in spread.parameters()])
+    everyone = comm.allgather(flat)
     if comm.rank != 0:
-        return
-    whole = train(Communicator(), lr * comm.size, IMAGES)  # linear scaling rule by hand
-    diff = max((a - b).abs().max().item()
+        return None
+    whole = train(Communicator(), lr * comm.size, IMAGES, mode)  # linear scaling rule by hand
+    diff = max((a.float() - b.float()).abs().max().item()
                for a, b in zip(spread.state_dict().values(), whole.state_dict().values(),
                                strict=True))
     moved = max(p.grad.abs().max().item() for p in whole.parameters())
-    with open(sys.argv[1], "w") as handle:
-        json.dump({"max_abs_diff": diff, "ranks": comm.size, "steps": STEPS,
-                   "grad_max": moved}, handle)
+    rank_diff = max((other - flat).abs().max().item() for other in everyone)
+    return {"max_abs_diff": diff, "rank_diff": rank_diff, "grad_max": moved}
+
+
+def main() -> None:
+    out, modes = sys.argv[1], sys.argv[2:]
+    comm = make_communicator()
+    results = {mode: compare(comm, mode) for mode in modes}
+    comm.close()
+    if comm.rank != 0:
+        return
+    with open(out, "w") as handle:
+        json.dump({**results, "ranks": comm.size, "steps": STEPS,
+                   "mpi": "mpi4py.MPI" in sys.modules}, handle)
 
 
 if __name__ == "__main__":

@@ -142,12 +142,14 @@ def test_diverging_loss_fails_the_trial_with_a_reason(tmp_path, seg_data):
 @pytest.mark.mpi
 @pytest.mark.skipif(shutil.which("mpiexec") is None, reason="needs mpiexec")
 def test_two_rank_trial_only_rank_zero_writes(tmp_path, seg_data):
-    argv = args_for(tmp_path, seg_data, TINY, "--checkpoint", str(tmp_path / "model.pt"))
+    argv = args_for(tmp_path, seg_data, TINY, "--checkpoint", str(tmp_path / "model.pt"),
+                    "--sync-bn")
     done = subprocess.run(["mpiexec", "-n", "2", sys.executable, "-m", "workflows.train", *argv],
                           env=trial_env(), capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr
     result = json.loads((tmp_path / "result.json").read_text())
-    assert result["status"] == "ok" and result["ranks"] == 2
+    assert result["status"] == "ok" and result["ranks"] == 2 and result["sync_bn"]
+    assert result["backend"] == "gloo"
     assert len(progress_lines(tmp_path)) == 2  # one writer: one line per epoch
     assert (tmp_path / "model.pt").exists()
     # no temporary files of a second writer left behind
