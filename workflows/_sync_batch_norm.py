@@ -39,7 +39,7 @@ def all_reduce(tensor: torch.Tensor) -> torch.Tensor:
 class SyncSparseBatchNorm(SparseBatchNorm):
     """``SparseBatchNorm`` with statistics over all ranks while training; per rank otherwise."""
 
-    def forward(self, x: SparseTensor) -> SparseTensor:
+    def forward(self, x: SparseTensor) -> SparseTensor:  # type: ignore[override]
         if not (self.training and dist.is_initialized() and dist.get_world_size() > 1):
             return super().forward(x)
         feats = x.feats
