@@ -22,7 +22,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -391,7 +391,7 @@ def _pick_device(choice: str, local_rank: int) -> Any:
     return torch.device(choice, index)
 
 
-def _epochs(loader: Any) -> Iterator[Any]:
+def _epochs(loader: Any) -> Generator[Any, None, None]:
     """Batches forever, reshuffled each pass when the loader supports it."""
     epoch = 0
     while True:
@@ -411,7 +411,7 @@ def run(args: argparse.Namespace, setup: Setup, comm: Any, device: Any) -> int:
     import torch
 
     from models import build_model
-    from models.data import SparseLoader
+    from models.data.loader import SparseLoader
 
     io = TrialIO.from_args(args, rank=comm.rank)
     hparams = setup.hparams
