@@ -136,7 +136,7 @@ def executor_address(site: Site, look_up: bool = True) -> str | None:
 
 def check_launchable(site: Site) -> None:
     sched = site.settings["scheduler"]
-    if sched["provider"] != "local" and not sched["account"]:
+    if sched["provider"] != "local" and sched["account_required"] and not sched["account"]:
         raise UserError(
             f"site {site.name}: [scheduler].account is empty; set account = \"<project>\" in "
             "the campaign's [site] table or in your own site file")

@@ -129,6 +129,7 @@ SCHEMA: dict[str, dict[str, tuple[Check, Any]]] = {
     "scheduler": {
         "provider": (one_of(PROVIDERS), REQUIRED),
         "account": (text, ""),
+        "account_required": (boolean, True),  # false where the scheduler keeps no accounts
         "queue": (text, ""),
         "qos": (text, ""),
         "constraint": (text, ""),
