@@ -25,7 +25,7 @@ import optuna
 import parsl
 from optuna.trial import TrialState
 
-from hpsearch import leftovers
+from hpsearch import blocks, leftovers
 from hpsearch.campaign import Campaign
 from hpsearch.objective import TrialPaths, describe
 from hpsearch.progress_line import ProgressLine, eta, format_duration
@@ -85,6 +85,7 @@ class Driver:
         deadline = (self.started + self.campaign.budget.wall_time_s
                     if self.campaign.budget.wall_time_s else None)
         config = self.site.parsl_config(str(self.directory / "parsl"))
+        blocks.record_submissions(config, self.directory)  # job ids, for whoever comes next
         # Ctrl-C on a terminal signals the whole process group. Parsl's interchange must not
         # die of it (its shutdown would then wait forever), so the threads that start Parsl's
         # processes block SIGINT, and the processes inherit the block; only the driver hears it.

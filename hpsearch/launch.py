@@ -108,6 +108,7 @@ def launch(campaign_path: str, directory: str | None, display: Any = None) -> in
     from hpsearch.samplers import make_sampler
 
     make_sampler(campaign.sampler, campaign.seed, campaign.n_init)  # fails before creating
+    site.check_launchable()  # account, queue limits, network interface: before creating
     target = Path(directory) if directory else Path.cwd() / campaign.name
     text = Path(campaign_path).expanduser().read_text()
     storage = create_campaign(campaign, site, target.expanduser().resolve(), text)

@@ -29,7 +29,7 @@ from parsl.providers import LocalProvider, PBSProProvider, SlurmProvider
 from parsl.providers.base import ExecutionProvider
 
 from hpsearch.errors import UserError
-from hpsearch.sites.retry import block_error_handler, retry_cost
+from hpsearch.sites.retry import block_error_handler
 from hpsearch.sites.schema import walltime_seconds
 
 if TYPE_CHECKING:
@@ -62,6 +62,17 @@ def local_worker_init(site: Site, run_dir: Path) -> str:
             f"for i in $(seq {nodes}); do echo localhost; done > \"$PBS_NODEFILE\"; fi")
 
 
+def polled_every(period: float, provider: ExecutionProvider) -> ExecutionProvider:
+    """Parsl asks a batch scheduler about its blocks every 60 s, so a block that ended is
+    replaced up to a minute late; the site's `[scheduler].poll_period` sets the interval."""
+    if period == provider.status_polling_interval:
+        return provider
+    cls = type(provider)
+    provider.__class__ = type(cls.__name__, (cls,), {
+        "__module__": cls.__module__, "status_polling_interval": property(lambda _: period)})
+    return provider
+
+
 def build_provider(site: Site, run_dir: Path | None = None) -> ExecutionProvider:
     sched = site.settings["scheduler"]
     launcher = build_launcher(site)
@@ -79,7 +90,7 @@ def build_provider(site: Site, run_dir: Path | None = None) -> ExecutionProvider
         return LocalProvider(worker_init=worker_init, **common)
     if sched["provider"] == "pbspro":
         node = site.settings["node"]
-        return PBSProProvider(
+        return polled_every(sched["poll_period"], PBSProProvider(
             account=sched["account"] or None,
             queue=sched["queue"] or None,
             scheduler_options=sched["scheduler_options"],
@@ -88,8 +99,8 @@ def build_provider(site: Site, run_dir: Path | None = None) -> ExecutionProvider
             cpus_per_node=node["cores"] * node["hardware_threads"],
             walltime=sched["walltime"],
             **common,
-        )
-    return SlurmProvider(
+        ))
+    return polled_every(sched["poll_period"], SlurmProvider(
         partition=sched["queue"] or None,
         account=sched["account"] or None,
         qos=sched["qos"] or None,
@@ -99,7 +110,7 @@ def build_provider(site: Site, run_dir: Path | None = None) -> ExecutionProvider
         worker_init=worker_init,
         exclusive=sched["exclusive"],
         **common,
-    )
+    ))
 
 
 def drain_period(site: Site) -> int | None:
@@ -182,7 +193,7 @@ def build_config(site: Site, run_dir: Path, for_display: bool = False) -> Config
         executors=[build_executor(site, run_dir, look_up=not for_display)],
         run_dir=str(run_dir),
         retries=site.settings["retry"]["infrastructure_retries"],
-        retry_handler=retry_cost,
+        retry_handler=site.retry_handler,
         strategy="simple",
         strategy_period=ex["strategy_period"],
         max_idletime=ex["max_idletime"],

@@ -142,6 +142,7 @@ SCHEMA: dict[str, dict[str, tuple[Check, Any]]] = {
         "scheduler_options": (text, ""),
         "exclusive": (boolean, True),
         "worker_init": (text, ""),
+        "poll_period": (seconds, 60.0),  # how often Parsl asks the scheduler about blocks
     },
     # What one node offers.
     "node": {
@@ -191,6 +192,7 @@ SCHEMA: dict[str, dict[str, tuple[Check, Any]]] = {
     "retry": {
         "infrastructure_retries": (non_negative, 2),
         "block_error_window": (non_negative, 3),
+        "walltime_reruns": (non_negative, 3),  # free re-runs of a trial cut by a walltime
     },
 }
 

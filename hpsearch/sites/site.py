@@ -123,10 +123,19 @@ class Site:
 
     @property
     def retry_handler(self) -> Callable[[Exception, Any], float]:
-        """For Parsl's Config: lost workers and nodes cost 1 retry, trial errors are final."""
-        from hpsearch.sites.retry import retry_cost
+        """For Parsl's Config: lost workers and nodes cost 1 retry, a block's walltime
+        nothing (up to [retry].walltime_reruns), trial errors are final."""
+        from hpsearch.sites.parsl_config import drain_period
+        from hpsearch.sites.retry import RetryPolicy
 
-        return retry_cost
+        return RetryPolicy(drain_period(self), self.settings["retry"]["walltime_reruns"])
+
+    def check_launchable(self) -> None:
+        """Refuse, before anything is created, what the scheduler or the network would."""
+        from hpsearch.sites.parsl_config import check_launchable, executor_address
+
+        check_launchable(self)
+        executor_address(self)
 
     def parsl_config(self, run_dir: str | Path) -> parsl.Config:
         from hpsearch.sites.parsl_config import build_config
