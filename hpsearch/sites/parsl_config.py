@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import shlex
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,10 +74,15 @@ def polled_every(period: float, provider: ExecutionProvider) -> ExecutionProvide
     return provider
 
 
+ENV_PLACEHOLDER = "{hpsearch_env}"  # in worker_init: the environment hpsearch runs from
+
+
 def build_provider(site: Site, run_dir: Path | None = None) -> ExecutionProvider:
     sched = site.settings["scheduler"]
     launcher = build_launcher(site)
-    worker_init = sched["worker_init"]
+    # The workers need the Python environment that holds hpsearch and Parsl: the one the
+    # driver runs in, on a file system the compute nodes share.
+    worker_init = sched["worker_init"].replace(ENV_PLACEHOLDER, shlex.quote(sys.prefix))
     common: dict[str, Any] = {
         "nodes_per_block": sched["nodes_per_block"],
         "init_blocks": sched["init_blocks"],

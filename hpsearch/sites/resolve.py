@@ -16,6 +16,7 @@ import os
 from typing import Any
 
 from hpsearch.errors import UserError
+from hpsearch.sites.queues import check_queue
 from hpsearch.sites.schema import walltime_seconds
 
 # The trial's thread count is [threads].intra_op; a second, different value would be ambiguous.
@@ -111,4 +112,5 @@ def resolve(settings: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
                 f"[executor].drain_margin ({out['executor']['drain_margin']}) must be shorter "
                 f"than [scheduler].walltime ({sched['walltime']}); workers stop taking trials "
                 "that long before the walltime")
+    check_queue(out)
     return out

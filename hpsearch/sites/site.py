@@ -28,6 +28,7 @@ HTEX_LABEL = "trials"
 MPI_LABEL = "mpi_trials"
 INTRA_OP_VAR = "HPSEARCH_INTRA_OP_THREADS"  # same names as workflows.threads (no import upward)
 INTER_OP_VAR = "HPSEARCH_INTER_OP_THREADS"
+ACCELERATORS_VAR = "HPSEARCH_ACCELERATORS"  # the node's devices in core order, comma-separated
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,17 @@ class Site:
         return self.trials_per_block * self.settings["scheduler"]["max_blocks"]
 
     @property
+    def accelerators(self) -> list[str]:
+        """The node's devices in the order of its cores: entry i is the one nearest worker
+        i's CPU list, and local rank r of a multi-rank trial uses entry r % len (Polaris:
+        ["3", "2", "1", "0"], i.e. gpu = 3 - r)."""
+        return list(self.settings["node"]["accelerators"])
+
+    def accelerator_for_rank(self, local_rank: int) -> str | None:
+        devices = self.accelerators
+        return devices[local_rank % len(devices)] if devices else None
+
+    @property
     def intra_op_threads(self) -> int:
         return self.settings["threads"]["intra_op"]
 
@@ -93,6 +105,8 @@ class Site:
             INTRA_OP_VAR: intra,
             INTER_OP_VAR: str(self.inter_op_threads),
         }
+        if self.accelerators:  # for multi-rank trials: local rank r -> entry r % len
+            env[ACCELERATORS_VAR] = ",".join(self.accelerators)
         env.update(self.settings["environment"])
         return env
 
