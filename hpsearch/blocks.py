@@ -41,7 +41,7 @@ def record_submissions(config: Any, directory: Path) -> None:
     before the Config is loaded.
     """
     for executor in config.executors:
-        provider = getattr(executor, "provider", None)
+        provider: Any = getattr(executor, "provider", None)
         scheduler = _scheduler(provider)
         if scheduler is None:
             continue

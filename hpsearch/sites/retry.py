@@ -78,7 +78,7 @@ class RetryPolicy:
 
 def _trial_dir(task_record: Any) -> str | None:
     # Both trial apps take (command, trial_dir, env, result_path).
-    args = task_record.get("args") or ()
+    args: Any = task_record.get("args") or ()
     return args[1] if len(args) > 1 and isinstance(args[1], str) else None
 
 

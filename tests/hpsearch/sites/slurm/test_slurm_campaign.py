@@ -12,13 +12,15 @@ from spine_helpers import cli, load, wait_for
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 
-def test_campaign_completes_its_budget_on_slurm(slurm: str, tmp_path: Path) -> None:
-    campaign = write_campaign(tmp_path, "sleepy", trials=4)
-    run = cli("launch", str(campaign), "--dir", str(tmp_path / "run"), timeout=300)
+EXAMPLE = Path(__file__).resolve().parents[4] / "examples" / "slurm.toml"
+
+
+def test_the_slurm_example_completes_its_budget(slurm: str, tmp_path: Path) -> None:
+    run = cli("launch", str(EXAMPLE), "--dir", str(tmp_path / "run"), timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     directory = tmp_path / "run"
     trials = load(directory).trials
-    assert [t.state for t in trials] == [TrialState.COMPLETE] * 4
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 8  # [budget] trials
     jobs = job_ids(directory)
     assert jobs, "no block was recorded in blocks.json"
     for trial in trials:
