@@ -7,6 +7,7 @@ e.g. ``site file polaris.toml: [workers].per_node must be a positive integer``.
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Callable
 from typing import Any
@@ -68,6 +69,8 @@ def seconds(field: str, value: Any) -> float:
 
 
 def walltime(field: str, value: Any) -> str:
+    if isinstance(value, datetime.time):  # TOML reads an unquoted 00:30:00 as a time of day
+        raise UserError(f'{field} must be a quoted duration: "{value:%H:%M:%S}"')
     if not isinstance(value, str) or not _WALLTIME.match(value):
         raise _fail(field, 'a duration "HH:MM:SS"', value)
     return value

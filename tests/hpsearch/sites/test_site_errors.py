@@ -41,6 +41,8 @@ CASES = [
     ("[threads]", '[workers]\n', "not valid TOML"),
     ('account = "p"', 'account = "p"\nwalltime = "1h"',
      '[scheduler].walltime must be a duration "HH:MM:SS"'),
+    ('account = "p"', 'account = "p"\nwalltime = 00:30:00',
+     '[scheduler].walltime must be a quoted duration: "00:30:00"'),
     ('account = "p"', 'account = "p"\nqos = "debug"',
      '[scheduler].qos applies to provider = "slurm" only'),
     ('per_node = 4', 'per_node = 4\ncpu_affinity = "list"\ncpu_lists = ["0-7"]',
