@@ -24,7 +24,7 @@ import optuna
 import parsl
 from optuna.trial import TrialState
 
-from hpsearch import leftovers
+from hpsearch import blocks, leftovers
 from hpsearch.campaign import Campaign
 from hpsearch.objective import describe
 from hpsearch.progress_line import ProgressLine, eta, format_duration
@@ -100,6 +100,7 @@ class Driver:
         deadline = (self.started + self.campaign.budget.wall_time_s
                     if self.campaign.budget.wall_time_s else None)
         config = build_config(self.site, self.directory / "parsl")
+        blocks.record_submissions(config, self.directory)  # job ids, for whoever comes next
         interpreter_bin_on_path()
         # Ctrl-C on a terminal signals the whole process group. Parsl's interchange must not
         # die of it (its shutdown would then wait forever), so the threads that start Parsl's

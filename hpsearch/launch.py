@@ -71,6 +71,7 @@ def create_campaign(campaign: Campaign, site: Site, directory: Path,
 
 def launch(campaign_path: str, directory: str | None, display: Any = None) -> int:
     from hpsearch.driver import drive
+    from hpsearch.sites.parsl_config import check_launchable
 
     campaign = load_campaign(campaign_path)
     site = resolve_site(campaign)
@@ -78,6 +79,7 @@ def launch(campaign_path: str, directory: str | None, display: Any = None) -> in
     from hpsearch.samplers import make_sampler
 
     make_sampler(campaign.sampler, campaign.seed, campaign.n_init)  # fails before creating
+    check_launchable(site)  # account, network interface: before creating
     target = Path(directory) if directory else Path.cwd() / campaign.name
     text = Path(campaign_path).expanduser().read_text()
     storage = create_campaign(campaign, site, target.expanduser().resolve(), text)

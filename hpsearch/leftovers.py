@@ -142,7 +142,11 @@ def reap(directory: Path, timeout: float = 2.0, rounds: int = 3) -> int:
     """End the campaign's leftover processes: SIGTERM, then SIGKILL. Returns how many.
 
     A few rounds, because a worker that dies can leave a child that is only now visible.
+    The campaign's batch jobs (blocks.json) are cancelled first.
     """
+    from hpsearch import blocks
+
+    blocks.cancel_recorded(directory)
     total = 0
     for _ in range(rounds):
         ended = _reap_once(directory, timeout)

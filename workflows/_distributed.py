@@ -23,10 +23,10 @@ from typing import Any
 
 import torch
 
-# Per-site order of the GPUs by local rank, e.g. "3,2,1,0" where GPU 0 sits next to a node's
-# last cores (Polaris documents gpu = 3 - local_rank): local rank i takes GPU order[i]. The
-# driver passes it from the site file; unset means the identity order.
-GPU_ORDER_ENV = "HPSEARCH_GPU_ORDER"
+from workflows.trial_io import ACCELERATORS_VAR
+
+# The site's GPU order by local rank (see trial_io.ACCELERATORS_VAR).
+GPU_ORDER_ENV = ACCELERATORS_VAR
 
 # (rank, size, local-rank candidates) as the common launchers set them: Open MPI; MPICH's
 # Hydra and Cray PALS (which sets PMI_* too); Slurm's srun.

@@ -40,6 +40,9 @@ def run_trial_command(command: list[str], trial_dir: str, env: dict[str, str],
 
     directory = Path(trial_dir)
     directory.mkdir(parents=True, exist_ok=True)
+    from workflows.placement import record_placement
+
+    record_placement(directory)  # read back if this attempt is lost with its block
     full_env = dict(os.environ)
     full_env.update(env)
     log_path = directory / "trial.log"

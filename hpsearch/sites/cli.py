@@ -58,6 +58,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def parse_sets(items: list[str]) -> dict[str, Any]:
     """`--set key=value` pairs, the value read as TOML (4, true, "x") or else as text."""
+    import datetime
     import tomllib
 
     out: dict[str, Any] = {}
@@ -69,6 +70,8 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
             value = tomllib.loads(f"v = {raw.strip()}")["v"]
         except tomllib.TOMLDecodeError:
             value = raw.strip()
+        if isinstance(value, datetime.date | datetime.time):
+            value = raw.strip()  # walltime=00:05:00 is a duration, not a TOML time
         out[key.strip()] = value
     return out
 

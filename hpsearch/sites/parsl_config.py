@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from parsl.providers import LocalProvider, PBSProProvider, SlurmProvider
 from parsl.providers.base import ExecutionProvider
 
 from hpsearch.errors import UserError
-from hpsearch.sites.retry import block_error_handler, retry_cost
+from hpsearch.sites.retry import RetryPolicy, block_error_handler
 from hpsearch.sites.schema import walltime_seconds
 from hpsearch.sites.site import Site
 
@@ -60,10 +61,26 @@ def local_worker_init(site: Site, run_dir: Path) -> str:
             f"for i in $(seq {nodes}); do echo localhost; done > \"$PBS_NODEFILE\"; fi")
 
 
+def polled_every(period: float, provider: ExecutionProvider) -> ExecutionProvider:
+    """Parsl asks a batch scheduler about its blocks every 60 s, so a block that ended is
+    replaced up to a minute late; the site's `[scheduler].poll_period` sets the interval."""
+    if period == provider.status_polling_interval:
+        return provider
+    cls = type(provider)
+    provider.__class__ = type(cls.__name__, (cls,), {
+        "__module__": cls.__module__, "status_polling_interval": property(lambda _: period)})
+    return provider
+
+
+ENV_PLACEHOLDER = "{hpsearch_env}"  # in worker_init: the environment hpsearch runs from
+
+
 def build_provider(site: Site, run_dir: Path | None = None) -> ExecutionProvider:
     sched = site.settings["scheduler"]
     launcher = build_launcher(site)
-    worker_init = sched["worker_init"]
+    # The workers need the Python environment that holds hpsearch and Parsl: the one the
+    # driver runs in, on a file system the compute nodes share.
+    worker_init = sched["worker_init"].replace(ENV_PLACEHOLDER, shlex.quote(sys.prefix))
     common: dict[str, Any] = {
         "nodes_per_block": sched["nodes_per_block"],
         "init_blocks": sched["init_blocks"],
@@ -77,7 +94,7 @@ def build_provider(site: Site, run_dir: Path | None = None) -> ExecutionProvider
         return LocalProvider(worker_init=worker_init, **common)
     if sched["provider"] == "pbspro":
         node = site.settings["node"]
-        return PBSProProvider(
+        return polled_every(sched["poll_period"], PBSProProvider(
             account=sched["account"] or None,
             queue=sched["queue"] or None,
             scheduler_options=sched["scheduler_options"],
@@ -86,8 +103,8 @@ def build_provider(site: Site, run_dir: Path | None = None) -> ExecutionProvider
             cpus_per_node=node["cores"] * node["hardware_threads"],
             walltime=sched["walltime"],
             **common,
-        )
-    return SlurmProvider(
+        ))
+    return polled_every(sched["poll_period"], SlurmProvider(
         partition=sched["queue"] or None,
         account=sched["account"] or None,
         qos=sched["qos"] or None,
@@ -97,7 +114,7 @@ def build_provider(site: Site, run_dir: Path | None = None) -> ExecutionProvider
         worker_init=worker_init,
         exclusive=sched["exclusive"],
         **common,
-    )
+    ))
 
 
 def drain_period(site: Site) -> int | None:
@@ -133,11 +150,19 @@ def executor_address(site: Site, look_up: bool = True) -> str | None:
 
 
 def check_launchable(site: Site) -> None:
+    """Refuse, before anything is created, what the scheduler or the network would."""
     sched = site.settings["scheduler"]
-    if sched["provider"] != "local" and not sched["account"]:
+    if sched["provider"] != "local" and sched["account_required"] and not sched["account"]:
         raise UserError(
             f"site {site.name}: [scheduler].account is empty; set account = \"<project>\" in "
             "the campaign's [site] table or in your own site file")
+    executor_address(site)  # the login node's interface must exist here
+
+
+def retry_policy(site: Site) -> RetryPolicy:
+    """Lost workers and nodes cost 1 retry, a block's walltime nothing (up to
+    [retry].walltime_reruns), trial errors are final."""
+    return RetryPolicy(drain_period(site), site.settings["retry"]["walltime_reruns"])
 
 
 def build_executor(site: Site, run_dir: Path | None = None,
@@ -180,7 +205,7 @@ def build_config(site: Site, run_dir: Path, for_display: bool = False) -> Config
         executors=[build_executor(site, run_dir, look_up=not for_display)],
         run_dir=str(run_dir),
         retries=site.settings["retry"]["infrastructure_retries"],
-        retry_handler=retry_cost,
+        retry_handler=retry_policy(site),
         strategy="simple",
         strategy_period=ex["strategy_period"],
         max_idletime=ex["max_idletime"],

@@ -27,6 +27,11 @@ def toml_value(value: Any) -> str:
 def settings_toml(settings: dict[str, dict[str, Any]]) -> str:
     blocks = []
     for table, keys in settings.items():
+        if table == "queues":  # an array of tables
+            entries = cast(list[dict[str, Any]], keys)  # the schema keeps queues as a list
+            blocks += ["[[queues]]\n" + "\n".join(f"{k} = {toml_value(v)}" for k, v in q.items())
+                       for q in entries]
+            continue
         lines = [f"[{table}]"]
         lines += [f"{key} = {toml_value(value)}" for key, value in keys.items()]
         blocks.append("\n".join(lines))

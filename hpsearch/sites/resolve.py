@@ -16,6 +16,7 @@ import os
 from typing import Any
 
 from hpsearch.errors import UserError
+from hpsearch.sites.queues import check_queue
 from hpsearch.sites.schema import walltime_seconds
 from workflows.trial_io import INTER_OP_VAR, INTRA_OP_VAR
 
@@ -111,4 +112,5 @@ def resolve(settings: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
                 f"[executor].drain_margin ({out['executor']['drain_margin']}) must be shorter "
                 f"than [scheduler].walltime ({sched['walltime']}); workers stop taking trials "
                 "that long before the walltime")
+    check_queue(out)
     return out

@@ -7,6 +7,7 @@ e.g. ``site file polaris.toml: [workers].per_node must be a positive integer``.
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Callable
 from typing import Any
@@ -69,6 +70,8 @@ def seconds(field: str, value: Any) -> float:
 
 def walltime(field: str, value: Any) -> str:
     """A scheduler duration, given back as "HH:MM:SS": the form Parsl's providers read."""
+    if isinstance(value, datetime.time):  # TOML reads an unquoted 00:30:00 as a time of day
+        raise UserError(f'{field} must be a quoted duration: "{value:%H:%M:%S}"')
     try:
         return format_wall_time(parse_wall_time(value))
     except ValueError:
@@ -121,6 +124,38 @@ def environment(field: str, value: Any) -> dict[str, str]:
 
 # table -> key -> (check, default). A default of REQUIRED means the key must be given.
 REQUIRED = object()
+
+# One [[queues]] entry: what a queue (PBS queue, Slurm partition) or a Slurm QOS takes, as
+# the facility documents it. Several entries of one name are its bins (node count -> time).
+QUEUE_KEYS: dict[str, tuple[Check, Any]] = {
+    "name": (text, REQUIRED),
+    "qos": (boolean, False),  # true: matched against [scheduler].qos, not .queue
+    "min_nodes": (positive, 1),
+    "max_nodes": (non_negative, 0),  # 0: no limit
+    "max_walltime": (text, ""),  # "HH:MM:SS"; "": no limit
+}
+
+
+def queues(field: str, value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise _fail(field, "an array of tables ([[queues]] name = ..., max_nodes = ...)", value)
+    out = []
+    for index, entry in enumerate(value):
+        where = f"{field}[{index}]"
+        for key in entry:
+            if key not in QUEUE_KEYS:
+                raise UserError(f"{where}.{key} is not a known key; allowed: "
+                                + ", ".join(QUEUE_KEYS))
+        checked = {}
+        for key, (check, default) in QUEUE_KEYS.items():
+            if key not in entry and default is REQUIRED:
+                raise UserError(f"{where}.{key} is required")
+            checked[key] = check(f"{where}.{key}", entry.get(key, default))
+        if checked["max_walltime"]:
+            walltime(f"{where}.max_walltime", checked["max_walltime"])
+        out.append(checked)
+    return out
+
 SCHEMA: dict[str, dict[str, tuple[Check, Any]]] = {
     "site": {
         "name": (text, ""),
@@ -130,6 +165,7 @@ SCHEMA: dict[str, dict[str, tuple[Check, Any]]] = {
     "scheduler": {
         "provider": (one_of(PROVIDERS), REQUIRED),
         "account": (text, ""),
+        "account_required": (boolean, True),  # false where the scheduler keeps no accounts
         "queue": (text, ""),
         "qos": (text, ""),
         "constraint": (text, ""),
@@ -142,6 +178,7 @@ SCHEMA: dict[str, dict[str, tuple[Check, Any]]] = {
         "scheduler_options": (text, ""),
         "exclusive": (boolean, True),
         "worker_init": (text, ""),
+        "poll_period": (seconds, 60.0),  # how often Parsl asks the scheduler about blocks
     },
     # What one node offers.
     "node": {
@@ -169,6 +206,8 @@ SCHEMA: dict[str, dict[str, tuple[Check, Any]]] = {
     },
     # Exported, as written, into every trial process.
     "environment": {},
+    # The queues the facility documents, checked against [scheduler] (see QUEUE_KEYS).
+    "queues": {},
     # Multi-node / multi-rank trials, launched through Parsl's MPIExecutor.
     "mpi": {
         "nodes_per_trial": (positive, 1),
@@ -191,6 +230,7 @@ SCHEMA: dict[str, dict[str, tuple[Check, Any]]] = {
     "retry": {
         "infrastructure_retries": (non_negative, 2),
         "block_error_window": (non_negative, 3),
+        "walltime_reruns": (non_negative, 3),  # free re-runs of a trial cut by a walltime
     },
 }
 
@@ -203,6 +243,9 @@ def validate(table: dict[str, Any]) -> dict[str, dict[str, Any]]:
             raise UserError(f"[{name}] is not a site table; allowed: "
                             + ", ".join(f"[{t}]" for t in SCHEMA))
     for name, keys in SCHEMA.items():
+        if name == "queues":
+            out[name] = queues("[[queues]]", table.get(name, []))  # type: ignore[assignment]
+            continue
         given = table.get(name, {})
         if not isinstance(given, dict):
             raise UserError(f"[{name}] must be a table")

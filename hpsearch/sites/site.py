@@ -19,8 +19,8 @@ from hpsearch.sites import catalog
 from hpsearch.sites.overrides import apply_overrides
 from hpsearch.sites.resolve import resolve
 from hpsearch.sites.schema import validate
+from workflows.trial_io import ACCELERATORS_VAR, INTER_OP_VAR, INTRA_OP_VAR
 from workflows.trial_io import EXECUTOR_LABEL as HTEX_LABEL
-from workflows.trial_io import INTER_OP_VAR, INTRA_OP_VAR
 from workflows.trial_io import MPI_EXECUTOR_LABEL as MPI_LABEL
 
 
@@ -66,6 +66,17 @@ class Site:
         return self.trials_per_block * self.settings["scheduler"]["max_blocks"]
 
     @property
+    def accelerators(self) -> list[str]:
+        """The node's devices in the order of its cores: entry i is the one nearest worker
+        i's CPU list, and local rank r of a multi-rank trial uses entry r % len (Polaris:
+        ["3", "2", "1", "0"], i.e. gpu = 3 - r)."""
+        return list(self.settings["node"]["accelerators"])
+
+    def accelerator_for_rank(self, local_rank: int) -> str | None:
+        devices = self.accelerators
+        return devices[local_rank % len(devices)] if devices else None
+
+    @property
     def intra_op_threads(self) -> int:
         return self.settings["threads"]["intra_op"]
 
@@ -87,6 +98,8 @@ class Site:
             INTRA_OP_VAR: intra,
             INTER_OP_VAR: str(self.inter_op_threads),
         }
+        if self.accelerators:  # for multi-rank trials: local rank r -> entry r % len
+            env[ACCELERATORS_VAR] = ",".join(self.accelerators)
         env.update(self.settings["environment"])
         return env
 

@@ -42,6 +42,8 @@ CASES = [
     ("[threads]", '[workers]\n', "not valid TOML"),
     ('account = "p"', 'account = "p"\nwalltime = "1h"',
      '[scheduler].walltime must be a duration "HH:MM:SS"'),
+    ('account = "p"', 'account = "p"\nwalltime = 00:30:00',
+     '[scheduler].walltime must be a quoted duration: "00:30:00"'),
     ('account = "p"', 'account = "p"\nqos = "debug"',
      '[scheduler].qos applies to provider = "slurm" only'),
     ('per_node = 4', 'per_node = 4\ncpu_affinity = "list"\ncpu_lists = ["0-7"]',
@@ -134,7 +136,7 @@ def test_cli_in_a_subprocess(tmp_path):
     shown = subprocess.run([sys.executable, "-m", "hpsearch.cli", "sites", "show", "theta-knl"],
                            capture_output=True, text=True, timeout=120)
     assert shown.returncode == 0, shown.stderr
-    assert "KMP_AFFINITY=granularity=fine,compact,1,0" in shown.stdout
+    assert "OMP_PROC_BIND=close" in shown.stdout
     assert "aprun -n 1 -N 1 -d 256 -j 4 -cc none" in shown.stdout
     bad = tmp_path / "bad.toml"
     bad.write_text(GOOD.replace("per_node = 4", "per_node = -1"))
@@ -144,3 +146,26 @@ def test_cli_in_a_subprocess(tmp_path):
     assert failed.returncode == 2 and failed.stdout == ""
     assert failed.stderr == ("hpsearch: error: site file bad.toml: [workers].per_node must be "
                              "a positive integer or \"auto\", got -1\n")
+
+
+@pytest.mark.parametrize(("site", "message"), [
+    ("", "[scheduler].account is empty"),
+    ('account = "p"', "[executor].interface 'bond0' is not a network interface"),
+])
+def test_launch_refuses_before_creating_anything(tmp_path, capsys, site, message):
+    campaign = tmp_path / "c.toml"
+    campaign.write_text(f"""name = "c"
+[objective]
+entrypoint = "workflows.examples:branin"
+[search_space]
+x = {{ type = "float", low = 0.0, high = 1.0 }}
+y = {{ type = "float", low = 0.0, high = 1.0 }}
+[budget]
+trials = 2
+[site]
+name = "polaris"
+{site}
+""")
+    assert main(["launch", str(campaign), "--dir", str(tmp_path / "run")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # so the fixed launch is not refused

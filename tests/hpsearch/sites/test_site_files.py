@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from parsl.executors import HighThroughputExecutor, MPIExecutor
 from parsl.launchers import (
@@ -14,29 +16,32 @@ from parsl.launchers import (
 from parsl.providers import LocalProvider, PBSProProvider, SlurmProvider
 
 from hpsearch.cli import main
+from hpsearch.errors import UserError
 from hpsearch.sites import Site, load_site, shipped_names
 from hpsearch.sites.parsl_config import build_config
 from hpsearch.sites.resolve import usable_cores
-from hpsearch.sites.retry import retry_cost
+from hpsearch.sites.retry import RetryPolicy
 
-TILES = [f"{g}.{t}" for g in range(6) for t in range(2)]
+TILES = [str(i) for i in range(12)]  # Aurora's FLAT hierarchy: one device per tile
 # name -> provider, launcher, workers per node, accelerators, environment the trial must get
 EXPECTED = {
     "local": (LocalProvider, SingleNodeLauncher, usable_cores(), [],
               {"OMP_NUM_THREADS": "1", "KMP_BLOCKTIME": "0"}),
-    "polaris": (PBSProProvider, MpiExecLauncher, 4, ["0", "1", "2", "3"],
-                {"OMP_NUM_THREADS": "8", "HPSEARCH_INTER_OP_THREADS": "2"}),
+    "polaris": (PBSProProvider, MpiExecLauncher, 4, ["3", "2", "1", "0"],
+                {"OMP_NUM_THREADS": "8", "HPSEARCH_INTER_OP_THREADS": "2",
+                 "HPSEARCH_ACCELERATORS": "3,2,1,0"}),
     "aurora": (PBSProProvider, MpiExecLauncher, 12, TILES,
-               {"OMP_NUM_THREADS": "8", "ZE_FLAT_DEVICE_HIERARCHY": "COMPOSITE"}),
-    "perlmutter": (SlurmProvider, SrunLauncher, 4, ["0", "1", "2", "3"],
+               {"OMP_NUM_THREADS": "8", "ZE_FLAT_DEVICE_HIERARCHY": "FLAT"}),
+    "perlmutter": (SlurmProvider, SrunLauncher, 4, ["3", "2", "1", "0"],
                    {"OMP_NUM_THREADS": "16"}),
     "perlmutter-cpu": (SlurmProvider, SrunLauncher, 8, [], {"OMP_NUM_THREADS": "16"}),
-    "frontier": (SlurmProvider, SrunLauncher, 8, [str(i) for i in range(8)],
-                 {"OMP_NUM_THREADS": "7"}),
+    "frontier": (SlurmProvider, SrunLauncher, 8, ["4", "5", "2", "3", "6", "7", "0", "1"],
+                 {"OMP_NUM_THREADS": "7", "CUDA_VISIBLE_DEVICES": "0"}),
     "theta-knl": (PBSProProvider, AprunLauncher, 4, [],
                   {"OMP_NUM_THREADS": "32", "HPSEARCH_INTRA_OP_THREADS": "32",
-                   "HPSEARCH_INTER_OP_THREADS": "2", "KMP_BLOCKTIME": "0",
-                   "KMP_AFFINITY": "granularity=fine,compact,1,0"}),
+                   "HPSEARCH_INTER_OP_THREADS": "2", "OMP_WAIT_POLICY": "passive",
+                   "OMP_PROC_BIND": "close"}),
+    "slurm-local": (SlurmProvider, SrunLauncher, usable_cores(), [], {"OMP_NUM_THREADS": "1"}),
 }
 
 
@@ -51,20 +56,21 @@ def test_site_renders_to_its_parsl_config(name, tmp_path):
     config = build_config(site, tmp_path, for_display=True)
     (executor,) = config.executors
     assert isinstance(executor, HighThroughputExecutor) and executor.label == "trials"
-    assert type(executor.provider) is provider
+    assert isinstance(executor.provider, provider)
     assert type(executor.provider.launcher) is launcher
     assert executor.max_workers_per_node == workers == site.workers_per_node
     assert executor.available_accelerators == accelerators
     assert site.slots == workers * site.settings["scheduler"]["nodes_per_block"]
     assert config.run_dir == str(tmp_path)
-    assert config.retries >= 1 and config.retry_handler is retry_cost
+    assert config.retries >= 1 and isinstance(config.retry_handler, RetryPolicy)
     assert executor.block_error_handler is not True  # never Parsl's one-strike default
     trial_env = site.trial_env()
     assert env.items() <= trial_env.items()
     if executor.cpu_affinity.startswith("list:"):
         assert len(executor.cpu_affinity.split(":")[1:]) == workers
-    if name != "local":
+    if name not in ("local", "slurm-local"):  # the two that live on this machine
         assert executor.encrypted
+    if name != "local":
         assert 0 < executor.drain_period < 3600 * 24
         assert site.settings["mpi"]["launcher"] in ("mpiexec", "srun", "aprun")
 
@@ -101,7 +107,8 @@ def test_sites_show(name, capsys):
     if provider == "pbspro":
         assert "#PBS -l walltime=" in out and "#PBS -l select=1:ncpus=" in out
     elif provider == "slurm":
-        assert "#SBATCH --nodes=1" in out and "#SBATCH --exclusive" in out
+        assert "#SBATCH --nodes=1" in out
+        assert ("#SBATCH --exclusive" in out) == site.settings["scheduler"]["exclusive"]
     else:
         assert "no batch script" in out
     for key, value in site.trial_env().items():
@@ -116,8 +123,96 @@ def test_sites_list(capsys):
 
 
 def test_show_with_overrides(capsys):
-    assert main(["sites", "show", "polaris", "--set", "nodes=4", "--set", "account=myproj",
-                 "--set", 'queue="prod"']) == 0
+    assert main(["sites", "show", "polaris", "--set", "nodes=10", "--set", "account=myproj",
+                 "--set", 'queue="prod"', "--set", "walltime=03:00:00"]) == 0
     out = capsys.readouterr().out
-    assert "#PBS -l select=4:ncpus=64:ngpus=4" in out
+    assert "#PBS -l select=10:ncpus=64:ngpus=4" in out and "#PBS -l walltime=03:00:00" in out
     assert "qsub -q prod -A myproj" in out
+
+
+# ---- values the facilities document (cited in each site file) ---------------------------
+def _cpus(cpu_list: str) -> set[int]:
+    out: set[int] = set()
+    for part in cpu_list.split(","):
+        low, _, high = part.partition("-")
+        out.update(range(int(low), int(high or low) + 1))
+    return out
+
+
+def test_frontier_matches_the_olcf_guide(tmp_path):
+    site = load_site("frontier")
+    reserved = set(range(0, 64, 8))  # low-noise mode: first core of each L3 region
+    lists = [_cpus(c) for c in site.settings["workers"]["cpu_lists"]]
+    assert all(c <= set(range(1, 64)) - reserved for c in lists)  # no threads 64-127
+    assert len(set().union(*lists)) == 56 and sum(map(len, lists)) == 56  # disjoint
+    # each worker's 7 cores are the L3 region of its GCD (GCD 0 <-> cores 49-55)
+    assert dict(zip(site.accelerators, map(min, lists), strict=True))["0"] == 49
+    overrides = site.settings["launcher"]["overrides"]
+    assert "--cpus-per-task=56" in overrides  # the pool's step holds every listed CPU
+    assert site.trial_env()["CUDA_VISIBLE_DEVICES"] == "0"  # Parsl issue 3858
+    assert site.settings["scheduler"]["queue"] == "batch"
+    with pytest.raises(UserError, match="'debug' is a qos on this site"):
+        load_site("frontier", overrides={"queue": "debug"})
+    assert load_site("frontier", overrides={"qos": "debug"}).settings["scheduler"]["qos"]
+    worker_init = build_config(load_site("frontier", overrides={"account": "a"}), tmp_path,
+                               for_display=True).executors[0].provider.worker_init
+    assert "module load PrgEnv-gnu rocm" in worker_init and "MIOPEN_USER_DB_PATH" in worker_init
+    assert sys.prefix in worker_init  # the environment that holds hpsearch and Parsl
+
+
+@pytest.mark.parametrize("name", ["polaris", "perlmutter"])
+def test_gpu_nearest_the_cores_for_each_rank(name):
+    # Polaris documents gpu = 3 - local_rank; Perlmutter's GPU 0 sits by cores 48-63.
+    site = load_site(name)
+    assert [site.accelerator_for_rank(r) for r in range(5)] == ["3", "2", "1", "0", "3"]
+    first = _cpus(site.settings["workers"]["cpu_lists"][0])
+    assert 0 in first  # worker 0 (GPU 3) has the first cores
+
+
+def test_aurora_matches_the_alcf_guide():
+    site = load_site("aurora")
+    assert site.settings["executor"]["interface"] == "hsn0"
+    assert site.trial_env()["ZE_FLAT_DEVICE_HIERARCHY"] == "FLAT"
+    assert site.accelerators == [str(i) for i in range(12)]
+    used = set().union(*(_cpus(c) for c in site.settings["workers"]["cpu_lists"]))
+    assert not used & {0, 52, 104, 156}  # reserved for the system
+
+
+@pytest.mark.parametrize(("name", "overrides", "message"), [
+    ("polaris", {"queue": "prod", "nodes": 4}, "'prod' takes 10-496 nodes"),
+    ("polaris", {"queue": "debug", "nodes": 3}, "'debug' takes 1-2 nodes"),
+    ("aurora", {"queue": "debug-scaling", "nodes": 40}, "'debug-scaling' takes 2-31 nodes"),
+    ("aurora", {"queue": "capacity"}, "'capacity' is not one this site lists"),
+    ("perlmutter", {"qos": "debug", "walltime": "01:00:00"}, "up to 00:30:00"),
+    ("frontier", {"nodes": 100, "walltime": "08:00:00"}, "92-183 nodes, up to 06:00:00"),
+])
+def test_queue_limits_are_checked(name, overrides, message):
+    with pytest.raises(UserError, match=message):
+        load_site(name, overrides=overrides)
+
+
+def test_documented_queues_accept_their_range():
+    assert load_site("polaris", overrides={"queue": "prod", "nodes": 10}).slots == 40
+    assert load_site("polaris", overrides={"queue": "debug-scaling", "nodes": 10}).slots == 40
+    assert load_site("aurora", overrides={"queue": "prod", "nodes": 600,
+                                          "walltime": "12:00:00"}).slots == 7200
+
+
+@pytest.mark.parametrize("name", ["polaris", "aurora", "perlmutter", "frontier"])
+def test_worker_init_activates_the_environment(name):
+    worker_init = load_site(name).settings["scheduler"]["worker_init"]
+    assert "{hpsearch_env}" in worker_init
+    if name in ("polaris", "aurora"):
+        assert "export TMPDIR=/tmp" in worker_init  # ALCF: AF_UNIX path too long
+
+
+def test_theta_is_a_retired_profile():
+    site = load_site("theta-knl")
+    assert "Retired" in site.settings["site"]["description"]
+    assert site.settings["scheduler"]["queue"] != "debug-cache-quad"  # a Cobalt queue
+    assert not [k for k in site.trial_env() if k.startswith("KMP_")]  # libgomp ignores them
+
+
+def test_set_reads_a_walltime_as_text(capsys):
+    assert main(["sites", "show", "slurm-local", "--set", "walltime=00:05:00"]) == 0
+    assert "#SBATCH --time=5" in capsys.readouterr().out
