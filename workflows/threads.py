@@ -14,11 +14,11 @@ same first CPU. So, when the site asks for binding, `apply()`:
    and, when several ranks of one trial share them, gives each local rank its own cores;
 2. writes OMP_PLACES as the explicit list of those cores, one place per physical core
    (hardware-thread siblings together), so intra-op threads land on distinct cores;
-3. once torch has loaded, widens the main thread (and any thread started meanwhile) back to
-   the rank's CPUs. The intra-op
-   helper threads keep their own core each (libgomp binds them explicitly when it starts
-   them); the main thread, which also creates the trial's other threads, keeps the rank's
-   CPUs so they do too, and the kernel runs it on the core no helper is pinned to.
+3. once torch has loaded, widens the main thread (and any thread started meanwhile, such as
+   numpy's OpenBLAS pool) back to the rank's CPUs. The intra-op helper threads keep their
+   own core each (libgomp binds them explicitly when it starts them); the main thread, which
+   also creates the trial's other threads, keeps the rank's CPUs so they do too, and the
+   kernel runs it on the core no helper is pinned to.
 
 Without binding (no OMP_PROC_BIND, or "false"), threads float inside the worker's mask, and
 Parsl's GOMP_CPU_AFFINITY (which would bind them anyway) is dropped.

@@ -1,0 +1,119 @@
+"""Affinity benchmark: does the site's thread binding help or hurt a real training trial?
+
+    python benchmarks/affinity.py                 # ~4 min on 2 cores
+    python benchmarks/affinity.py --repeats 1     # ~2 min
+
+Runs the real trial command (``python -m workflows.train --model uresnet2d``, the default
+2D U-ResNet on synthetic 512x512 events) in three layouts of this machine's two cores:
+2 ranks x 1 thread (``mpiexec -n 2``), 1 rank x 2 threads and 1 rank x 1 thread. Each runs
+with the `local` site's trial environment (binding: OMP_PROC_BIND=true, which the trial
+turns into per-rank cores and explicit OMP_PLACES) and with the same environment minus the
+binding, interleaved, repeats alternating, so load from other users of the machine falls on
+both. Reported: median training images/s per layout and the ratios.
+Targets: binding never slower; 2 ranks >= 1.6 x the throughput of 1 rank x 1 thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+LAYOUTS = (("2 ranks x 1 thread", 2, 1), ("1 rank x 2 threads", 1, 2),
+           ("1 rank x 1 thread", 1, 1))
+BINDING_VARS = ("OMP_PROC_BIND", "OMP_PLACES")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each configuration")
+    parser.add_argument("--steps", type=int, default=30, help="training steps per rank per run")
+    parser.add_argument("--events", type=int, default=240, help="synthetic events generated")
+    parser.add_argument("--workdir", type=Path, default=None, help="keep data and results here")
+    return parser.parse_args()
+
+
+def site_env(bound: bool, threads: int) -> dict[str, str]:
+    """The local site's trial environment, as the driver hands it to a trial."""
+    from hpsearch.sites.site import load_site
+
+    env = dict(os.environ)
+    for name in BINDING_VARS:
+        env.pop(name, None)
+    env.update(load_site("local").trial_env())
+    env["HPSEARCH_INTRA_OP_THREADS"] = str(threads)
+    env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
+    if not bound:
+        for name in BINDING_VARS:
+            env.pop(name, None)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    return env
+
+
+def run(data: Path, out: Path, ranks: int, threads: int, bound: bool, steps: int) -> float:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "result.json").unlink(missing_ok=True)
+    (out / "params.json").write_text("{}")  # the model's defaults
+    launcher = ["mpiexec", "-n", str(ranks)] if ranks > 1 else []
+    command = [*launcher, sys.executable, "-m", "workflows.train", "--model", "uresnet2d",
+               "--data", str(data), "--params", str(out / "params.json"),
+               "--out", str(out / "result.json"), "--epochs", "1",
+               "--steps-per-epoch", str(steps), "--val-fraction", "0.01", "--device", "cpu"]
+    subprocess.run(command, env=site_env(bound, threads), check=True,
+                   stdout=subprocess.DEVNULL)
+    return float(json.loads((out / "result.json").read_text())["images_per_s"])
+
+
+def main() -> int:
+    args = parse_args()
+    if shutil.which("mpiexec") is None:
+        print("affinity: needs mpiexec on PATH (pip install mpi4py mpich)", file=sys.stderr)
+        return 2
+    from models.data import write_dataset
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="affinity-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    data = workdir / "seg2d.h5"
+    if not data.exists():
+        write_dataset(data, "2d", n_events=args.events, seed=1, progress=False)
+    print(f"affinity benchmark: uresnet2d defaults, {args.steps} steps per rank per run, "
+          f"{args.repeats} repeat(s), {os.cpu_count()} CPUs (shared machine: ratios measured "
+          "side by side, absolute numbers indicative)")
+    print("  $ [mpiexec -n R] python -m workflows.train --model uresnet2d --data seg2d.h5 "
+          f"--epochs 1 --steps-per-epoch {args.steps} --device cpu ...   "
+          "(env: local site's, HPSEARCH_INTRA_OP_THREADS=T, with / without OMP_PROC_BIND)")
+    rates: dict[tuple[str, bool], list[float]] = {}
+    for repeat in range(args.repeats):
+        order = (True, False) if repeat % 2 == 0 else (False, True)
+        for name, ranks, threads in LAYOUTS:
+            for bound in order:
+                rate = run(data, workdir / "runs", ranks, threads, bound, args.steps)
+                rates.setdefault((name, bound), []).append(rate)
+                print(f"  run {repeat + 1}: {name:<20} binding {'on ' if bound else 'off'} "
+                      f"{rate:7.1f} images/s", flush=True)
+    median = {key: statistics.median(values) for key, values in rates.items()}
+    print(f"\n  {'layout':<20} {'bound img/s':>11} {'unbound img/s':>13} {'bound/unbound':>13}")
+    slower = []
+    for name, _, _ in LAYOUTS:
+        on, off = median[(name, True)], median[(name, False)]
+        print(f"  {name:<20} {on:>11.1f} {off:>13.1f} {on / off:>13.2f}")
+        if on < off:
+            slower.append(name)
+    scaling = median[(LAYOUTS[0][0], True)] / median[(LAYOUTS[2][0], True)]
+    print(f"\n  2 ranks x 1 thread / 1 rank x 1 thread (bound): {scaling:.2f}x  (target >= 1.6)")
+    print("  binding never slower: " + ("yes" if not slower else
+                                         "no (" + ", ".join(slower) + ")"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
