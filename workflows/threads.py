@@ -22,6 +22,12 @@ same first CPU. So, when the site asks for binding, `apply()`:
 
 Without binding (no OMP_PROC_BIND, or "false"), threads float inside the worker's mask, and
 Parsl's GOMP_CPU_AFFINITY (which would bind them anyway) is dropped.
+
+Accelerators: Parsl gives worker i the i-th accelerator; the ranks of a multi-rank trial
+all see every device. Either way the trial keeps only the accelerator the site pairs with
+the CPUs it runs on (HPSEARCH_ACCELERATORS), so each rank gets the device nearest its cores
+and exactly one; on ROCm only through ROCR_VISIBLE_DEVICES, because CUDA/HIP_VISIBLE_DEVICES
+index into what ROCR leaves visible (Parsl sets both to i, which hides the device for i > 0).
 """
 
 from __future__ import annotations
@@ -33,13 +39,17 @@ from pathlib import Path
 INTRA_OP = "HPSEARCH_INTRA_OP_THREADS"
 INTER_OP = "HPSEARCH_INTER_OP_THREADS"
 CPU_LIST = "HPSEARCH_CPU_LIST"  # e.g. "0-3,8-11": pin the trial to these cores
+# The site's accelerators with the CPUs nearest each, "24-31,56-63=0;16-23,48-55=1;...", and
+# their kind (cuda, rocm, xpu): a trial takes the one nearest its own cores.
+ACCELERATORS = "HPSEARCH_ACCELERATORS"
+ACCELERATOR_KIND = "HPSEARCH_ACCELERATOR_KIND"
 
 # What a trial records as its thread environment, and what `hpsearch sites probe` shows.
 RECORDED_ENV = (
     "OMP_NUM_THREADS", "OMP_PROC_BIND", "OMP_PLACES", "KMP_BLOCKTIME", "KMP_AFFINITY",
     "GOMP_CPU_AFFINITY", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES",
     "ROCR_VISIBLE_DEVICES", "ZE_AFFINITY_MASK", "ZE_FLAT_DEVICE_HIERARCHY", "PARSL_WORKER_RANK",
-    INTRA_OP, INTER_OP, CPU_LIST,
+    "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", INTRA_OP, INTER_OP, CPU_LIST,
 )
 
 # (local rank, ranks on this node) as the common launchers set them: MPICH/Hydra, Open MPI,
@@ -172,6 +182,37 @@ def apply_environment() -> None:
         _applied["local_rank"] = local_rank
     os.sched_setaffinity(0, cpus)
     _applied["cpus"] = sorted(cpus)
+    select_accelerator(cpus, os.environ)
+
+
+def accelerator_for(cpus: set[int], pairs: str, local_rank: int = 0) -> str | None:
+    """The accelerator whose nearest CPUs hold most of `cpus` (None: no pairing applies).
+    Ranks whose CPUs tie (an unbound launcher) take the tied ones in local-rank order."""
+    overlaps: list[tuple[int, str]] = []
+    for pair in filter(None, pairs.split(";")):
+        cpu_list, _, name = pair.rpartition("=")
+        overlaps.append((len(cpus & parse_cpu_list(cpu_list)), name))
+    best = max((count for count, _ in overlaps), default=0)
+    if best == 0:
+        return None
+    tied = [name for count, name in overlaps if count == best]
+    return tied[local_rank % len(tied)]
+
+
+def select_accelerator(cpus: set[int], environ: dict[str, str] | os._Environ[str]) -> None:
+    """Leave only the accelerator nearest `cpus` visible, in the variable its runtime reads."""
+    name = accelerator_for(cpus, environ.get(ACCELERATORS, ""), local_rank_and_size(environ)[0])
+    kind = environ.get(ACCELERATOR_KIND, "")
+    if name is None or kind not in ("cuda", "rocm", "xpu"):
+        return
+    if kind == "rocm":
+        environ["ROCR_VISIBLE_DEVICES"] = name
+        environ.pop("CUDA_VISIBLE_DEVICES", None)
+        environ.pop("HIP_VISIBLE_DEVICES", None)
+    elif kind == "xpu":
+        environ["ZE_AFFINITY_MASK"] = name
+    else:
+        environ["CUDA_VISIBLE_DEVICES"] = name
 
 
 def apply() -> None:

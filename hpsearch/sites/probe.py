@@ -18,13 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from hpsearch import leftovers
 from hpsearch.errors import UserError
+from hpsearch.sites.render import device_line
 
 if TYPE_CHECKING:
     from hpsearch.sites.site import Site
-
-DEVICE_VARS = {"cuda": "CUDA_VISIBLE_DEVICES", "rocm": "ROCR_VISIBLE_DEVICES",
-               "xpu": "ZE_AFFINITY_MASK"}
-
 
 def cpus(text: str) -> set[int]:
     from workflows.threads import parse_cpu_list
@@ -116,18 +113,6 @@ def checks(outcomes: list[dict[str, Any]]) -> dict[str, bool]:
         "ranks of a trial on different cores": rank_masks_disjoint,
         "one probe per worker": len({o["worker"] for o in outcomes}) == len(outcomes),
     }
-
-
-def device_line(site: Site) -> str:
-    """Which variable Parsl sets per worker to give it its accelerator, and the values."""
-    node = site.settings["node"]
-    if not node["accelerators"]:
-        return "none (no [node].accelerators)"
-    kind = node["accelerator_kind"]
-    var = DEVICE_VARS.get(kind, "CUDA_VISIBLE_DEVICES")
-    values = ", ".join(f"worker {i}: {name}" for i, name in enumerate(node["accelerators"]))
-    return (f"{var} ({kind}; Parsl sets CUDA_VISIBLE_DEVICES, ROCR_VISIBLE_DEVICES and "
-            f"ZE_AFFINITY_MASK alike) = {values}")
 
 
 def render(site: Site, outcomes: list[dict[str, Any]], verdicts: dict[str, bool]) -> str:

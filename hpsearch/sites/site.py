@@ -28,6 +28,8 @@ HTEX_LABEL = "trials"
 MPI_LABEL = "mpi_trials"
 INTRA_OP_VAR = "HPSEARCH_INTRA_OP_THREADS"  # same names as workflows.threads (no import upward)
 INTER_OP_VAR = "HPSEARCH_INTER_OP_THREADS"
+ACCELERATORS_VAR = "HPSEARCH_ACCELERATORS"
+ACCELERATOR_KIND_VAR = "HPSEARCH_ACCELERATOR_KIND"
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,14 @@ class Site:
             INTRA_OP_VAR: intra,
             INTER_OP_VAR: str(self.inter_op_threads),
         }
+        node, workers = self.settings["node"], self.settings["workers"]
+        if node["accelerators"] and workers["cpu_affinity"] == "list":
+            # Worker i's CPUs are the ones nearest accelerator i: each trial (or rank) keeps
+            # the accelerator nearest its own cores (workflows.threads).
+            env[ACCELERATORS_VAR] = ";".join(
+                f"{cpus}={name}" for cpus, name in zip(workers["cpu_lists"],
+                                                       node["accelerators"], strict=False))
+            env[ACCELERATOR_KIND_VAR] = node["accelerator_kind"]
         env.update(self.settings["environment"])
         return env
 
