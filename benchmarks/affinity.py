@@ -9,7 +9,10 @@ Runs the real trial command (``python -m workflows.train --model uresnet2d``, th
 with the `local` site's trial environment (binding: OMP_PROC_BIND=true, which the trial
 turns into per-rank cores and explicit OMP_PLACES) and with the same environment minus the
 binding, interleaved, repeats alternating, so load from other users of the machine falls on
-both. Reported: median training images/s per layout and the ratios.
+both. Both arms wait passively (OMP_WAIT_POLICY=passive, what the site's KMP_BLOCKTIME=0
+asks of Intel's OpenMP, unless the site file sets it): spinning OpenMP threads on a shared
+2-core machine made a 2-thread step 4x slower here, which would swamp the comparison.
+Reported: median training images/s per layout and the ratios.
 Targets: binding never slower; 2 ranks >= 1.6 x the throughput of 1 rank x 1 thread.
 """
 
@@ -50,6 +53,7 @@ def site_env(bound: bool, threads: int) -> dict[str, str]:
     for name in BINDING_VARS:
         env.pop(name, None)
     env.update(load_site("local").trial_env())
+    env.setdefault("OMP_WAIT_POLICY", "passive")
     env["HPSEARCH_INTRA_OP_THREADS"] = str(threads)
     env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
     if not bound:
@@ -90,7 +94,9 @@ def main() -> int:
           "side by side, absolute numbers indicative)")
     print("  $ [mpiexec -n R] python -m workflows.train --model uresnet2d --data seg2d.h5 "
           f"--epochs 1 --steps-per-epoch {args.steps} --device cpu ...   "
-          "(env: local site's, HPSEARCH_INTRA_OP_THREADS=T, with / without OMP_PROC_BIND)")
+          "(env: local site's, HPSEARCH_INTRA_OP_THREADS=T, "
+          f"OMP_WAIT_POLICY={site_env(True, 1)['OMP_WAIT_POLICY']}, with / without "
+          "OMP_PROC_BIND)")
     rates: dict[tuple[str, bool], list[float]] = {}
     for repeat in range(args.repeats):
         order = (True, False) if repeat % 2 == 0 else (False, True)

@@ -10,6 +10,7 @@ environment. Each reports, per rank, the CPU mask of every thread torch and the 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import time
@@ -39,6 +40,7 @@ def run_probes(site: Site, directory: Path, timeout: float) -> list[dict[str, An
     from workflows.apps import mpi_trial_app, trial_app
 
     directory.mkdir(parents=True, exist_ok=True)
+    previous_mark = os.environ.get(leftovers.ENV_MARK)
     leftovers.claim(directory)  # marks Parsl's processes and the probes as ours, to reap
     env = {k: str(v) for k, v in site.trial_env().items()}
     env[leftovers.ENV_MARK] = str(directory.resolve())
@@ -85,6 +87,10 @@ def run_probes(site: Site, directory: Path, timeout: float) -> list[dict[str, An
     finally:
         leftovers.reap(directory)
         leftovers.release(directory)
+        if previous_mark is None:
+            os.environ.pop(leftovers.ENV_MARK, None)
+        else:
+            os.environ[leftovers.ENV_MARK] = previous_mark
     return outcomes
 
 
