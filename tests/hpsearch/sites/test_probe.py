@@ -99,18 +99,25 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
-def test_cli_two_workers_json(tmp_path):
-    done = _cli("local", "--set", "workers=2", "--set", "threads=1", "--format", "json",
-                "--dir", str(tmp_path / "probe"), cwd=tmp_path)
+def test_cli_two_workers_json_with_their_accelerators(tmp_path):
+    # Two fake GPUs, worker 0 pinned to CPU 1 and worker 1 to CPU 0: Parsl exports each
+    # worker's accelerator, and each trial keeps the one paired with its CPU.
+    done = _cli("local", "--set", "workers=2", "--set", "threads=1",
+                "--set", 'node.accelerators=["0", "1"]', "--set", "node.accelerator_kind=cuda",
+                "--set", "workers.cpu_affinity=list", "--set", 'workers.cpu_lists=["1", "0"]',
+                "--format", "json", "--dir", str(tmp_path / "probe"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert all(report["checks"].values()), report["checks"]
+    assert "CUDA_VISIBLE_DEVICES" in report["device_variable"]
     masks = [parse_cpu_list(w["ranks"][0]["cpus"]) for w in report["workers"]]
-    assert len(masks) == 2 and _disjoint(masks) and all(len(m) == 1 for m in masks)
+    assert sorted(map(sorted, masks)) == [[0], [1]]
     for worker, mask in zip(report["workers"], masks, strict=True):
-        roles = {t["role"] for t in worker["ranks"][0]["threads"]}
+        rank = worker["ranks"][0]
+        assert rank["accelerators"]["CUDA_VISIBLE_DEVICES"] == ("0" if mask == {1} else "1")
+        roles = {t["role"] for t in rank["threads"]}
         assert {"main", "inter-op", "loader"} <= roles
-        assert all(parse_cpu_list(t["cpus"]) == mask for t in worker["ranks"][0]["threads"])
+        assert all(parse_cpu_list(t["cpus"]) == mask for t in rank["threads"])
     _no_processes_left(tmp_path / "probe")
 
 
