@@ -70,7 +70,7 @@ def observe() -> dict[str, Any]:
     release.set()
     thread.join()
     for entry in masks:
-        entry["role"] = roles.get(int(entry["tid"]), "other")  # type: ignore[arg-type]
+        entry["role"] = roles.get(int(entry["tid"]), "other")
     local_rank, local_size = threads.local_rank_and_size()
     in_effect = threads.in_effect()
     return {

@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
+from typing import Any
 
 INTRA_OP = "HPSEARCH_INTRA_OP_THREADS"
 INTER_OP = "HPSEARCH_INTER_OP_THREADS"
@@ -60,7 +62,7 @@ _LOCAL_RANK_ENV = (("MPI_LOCALRANKID", "MPI_LOCALNRANKS"),
                    ("SLURM_LOCALID", "SLURM_NTASKS_PER_NODE"))
 
 # Set by apply(): the CPUs this rank runs on, for in_effect().
-_applied: dict[str, object] = {}
+_applied: dict[str, Any] = {}
 
 
 def parse_cpu_list(text: str) -> set[int]:
@@ -90,15 +92,14 @@ def format_cpu_list(cpus: set[int] | list[int]) -> str:
     return ",".join(out)
 
 
-def binding_requested(environ: dict[str, str] | os._Environ[str] | None = None) -> bool:
+def binding_requested(environ: Mapping[str, str] | None = None) -> bool:
     """The site asks for bound threads: OMP_PROC_BIND set to anything but false."""
     environ = os.environ if environ is None else environ
     value = environ.get("OMP_PROC_BIND", "").strip().lower()
     return bool(value) and value != "false"
 
 
-def local_rank_and_size(environ: dict[str, str] | os._Environ[str] | None = None
-                        ) -> tuple[int, int]:
+def local_rank_and_size(environ: Mapping[str, str] | None = None) -> tuple[int, int]:
     environ = os.environ if environ is None else environ
     for rank_name, size_name in _LOCAL_RANK_ENV:
         if rank_name in environ:
@@ -199,7 +200,7 @@ def accelerator_for(cpus: set[int], pairs: str, local_rank: int = 0) -> str | No
     return tied[local_rank % len(tied)]
 
 
-def select_accelerator(cpus: set[int], environ: dict[str, str] | os._Environ[str]) -> None:
+def select_accelerator(cpus: set[int], environ: MutableMapping[str, str]) -> None:
     """Leave only the accelerator nearest `cpus` visible, in the variable its runtime reads."""
     name = accelerator_for(cpus, environ.get(ACCELERATORS, ""), local_rank_and_size(environ)[0])
     kind = environ.get(ACCELERATOR_KIND, "")
@@ -223,18 +224,18 @@ def apply() -> None:
     apply_torch(torch)
 
 
-def apply_torch(torch: object | None = None) -> None:
+def apply_torch(torch: Any = None) -> None:
     """The part that needs torch loaded: pool sizes, and the main thread widened back to the
     rank's CPUs after libgomp pinned it to its first place (see the module's docstring)."""
     if torch is None:
         import torch
     intra = os.environ.get(INTRA_OP)
     if intra:
-        torch.set_num_threads(int(intra))  # type: ignore[attr-defined]
+        torch.set_num_threads(int(intra))
     inter = os.environ.get(INTER_OP)
     if inter:
         try:
-            torch.set_num_interop_threads(int(inter))  # type: ignore[attr-defined]
+            torch.set_num_interop_threads(int(inter))
         except RuntimeError:
             pass  # already started by an earlier parallel call; recorded as in effect below
     cpus = _applied.get("cpus")
@@ -244,14 +245,14 @@ def apply_torch(torch: object | None = None) -> None:
         # the first parallel op), so every thread now gets the rank's CPUs back.
         for entry in thread_masks():
             try:
-                os.sched_setaffinity(int(entry["tid"]), cpus)  # type: ignore[arg-type]
+                os.sched_setaffinity(int(entry["tid"]), cpus)
             except OSError:
                 pass  # the thread ended meanwhile
 
 
-def thread_masks() -> list[dict[str, object]]:
+def thread_masks() -> list[dict[str, Any]]:
     """Every thread of this process: id, name and the CPUs it may run on."""
-    out: list[dict[str, object]] = []
+    out: list[dict[str, Any]] = []
     tasks = Path("/proc/self/task")
     if not tasks.is_dir():
         return out
@@ -267,7 +268,7 @@ def thread_masks() -> list[dict[str, object]]:
     return out
 
 
-def in_effect() -> dict:
+def in_effect() -> dict[str, Any]:
     """What the trial actually ran with, for its result file. Torch's pool sizes only when
     the trial loaded torch (a generic objective may not)."""
     affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
