@@ -39,12 +39,12 @@ def run_probes(site: Site, directory: Path, timeout: float) -> list[dict[str, An
 
     from workflows.apps import mpi_trial_app, trial_app
 
+    config = site.parsl_config(directory / "parsl")  # refuses a site that cannot launch
     directory.mkdir(parents=True, exist_ok=True)
     previous_mark = os.environ.get(leftovers.ENV_MARK)
     leftovers.claim(directory)  # marks Parsl's processes and the probes as ours, to reap
     env = {k: str(v) for k, v in site.trial_env().items()}
     env[leftovers.ENV_MARK] = str(directory.resolve())
-    config = site.parsl_config(directory / "parsl")
     outcomes: list[dict[str, Any]] = []
     try:
         with parsl.load(config) as dfk:

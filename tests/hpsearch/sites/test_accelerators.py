@@ -152,3 +152,16 @@ def test_each_rank_of_a_node_wide_trial_sees_one_device_next_to_its_cores(name):
     assert len(set(seen)) == size, f"ranks share devices: {seen}"
     if name == "polaris":
         assert seen == ["3", "2", "1", "0"]  # ALCF's documented gpu = 3 - local_rank
+
+
+@pytest.mark.parametrize("name", GPU_SITES)
+def test_sites_show_names_the_device_variable_per_worker(name):
+    from hpsearch.sites.render import DEVICE_VARS, render_site
+
+    site = load_site(name)
+    var = DEVICE_VARS[site.settings["node"]["accelerator_kind"]]
+    text = render_site(site)
+    for i, (cpus, accelerator) in enumerate(zip(site.settings["workers"]["cpu_lists"],
+                                                site.settings["node"]["accelerators"],
+                                                strict=False)):
+        assert f"worker {i} (CPUs {cpus}): {var}={accelerator}" in text

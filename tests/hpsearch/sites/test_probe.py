@@ -126,6 +126,7 @@ def test_cli_two_workers_json_with_their_accelerators(tmp_path):
     ((), "give a site NAME"),
     (("local", "--timeout", "0"), "--timeout must be a positive"),
     (("local", "--set", "workers=0"), "[site].workers must be a positive integer"),
+    (("polaris",), "[scheduler].account is empty"),
 ])
 def test_cli_errors_are_one_line(tmp_path, args, message):
     done = _cli(*args, cwd=tmp_path)
