@@ -278,6 +278,7 @@ def in_effect() -> dict[str, Any]:
         "torch_inter_op_threads": torch.get_num_interop_threads() if torch else None,
         "cpu_affinity": affinity,
         "trial_cpus": _applied.get("trial_cpus"),
+        "local_rank": _applied.get("local_rank"),
         "bound": binding_requested(),
         "threads": thread_masks(),
         "env": {name: os.environ[name] for name in RECORDED_ENV if name in os.environ},

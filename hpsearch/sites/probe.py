@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -46,8 +47,12 @@ def run_probes(site: Site, directory: Path, timeout: float) -> list[dict[str, An
     env = {k: str(v) for k, v in site.trial_env().items()}
     env[leftovers.ENV_MARK] = str(directory.resolve())
     outcomes: list[dict[str, Any]] = []
+    # As in the driver: Ctrl-C must reach this process only, not Parsl's interchange (whose
+    # death would leave the shutdown waiting), so Parsl's processes start with SIGINT blocked.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         with parsl.load(config) as dfk:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
             leftovers.record_helpers(directory, [
                 executor.interchange_proc.pid for executor in dfk.executors.values()
                 if getattr(executor, "interchange_proc", None) is not None])
@@ -85,6 +90,7 @@ def run_probes(site: Site, directory: Path, timeout: float) -> list[dict[str, An
                 outcomes.append({"slot": slot, "worker": outcome["worker"],
                                  "ranks": outcome["result"]["ranks"]})
     finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         leftovers.reap(directory)
         leftovers.release(directory)
         if previous_mark is None:
