@@ -58,11 +58,11 @@ RECORDED_ENV = (
 )
 
 # (local rank, ranks on this node) as the common launchers set them: MPICH/Hydra, Open MPI,
-# Cray PALS, Slurm.
-_LOCAL_RANK_ENV = (("MPI_LOCALRANKID", "MPI_LOCALNRANKS"),
-                   ("OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE"),
-                   ("PALS_LOCAL_RANKID", "PALS_LOCAL_SIZE"),
-                   ("SLURM_LOCALID", "SLURM_NTASKS_PER_NODE"))
+# Cray PALS, Slurm (srun sets the step's tasks per node as "2" or "2(x3)").
+_LOCAL_RANK_ENV = (("MPI_LOCALRANKID", ("MPI_LOCALNRANKS",)),
+                   ("OMPI_COMM_WORLD_LOCAL_RANK", ("OMPI_COMM_WORLD_LOCAL_SIZE",)),
+                   ("PALS_LOCAL_RANKID", ("PALS_LOCAL_SIZE",)),
+                   ("SLURM_LOCALID", ("SLURM_STEP_TASKS_PER_NODE", "SLURM_NTASKS_PER_NODE")))
 
 # Set by apply(): the CPUs this rank runs on, for in_effect().
 _applied: dict[str, Any] = {}
@@ -103,15 +103,24 @@ def binding_requested(environ: Mapping[str, str] | None = None) -> bool:
 
 
 def local_rank_and_size(environ: Mapping[str, str] | None = None) -> tuple[int, int]:
+    """(local rank, ranks on this node); the count is 1 when the launcher does not say it,
+    which keeps a rank from splitting a mask it cannot know it shares."""
     environ = os.environ if environ is None else environ
-    for rank_name, size_name in _LOCAL_RANK_ENV:
-        if rank_name in environ:
+    for rank_name, size_names in _LOCAL_RANK_ENV:
+        if rank_name not in environ:
+            continue
+        try:
+            rank = int(environ[rank_name])
+        except ValueError:
+            continue
+        for size_name in size_names:
             try:
-                rank = int(environ[rank_name])
-                size = int(environ.get(size_name, "").split("(")[0] or rank + 1)
+                size = int(environ.get(size_name, "").split("(")[0].split(",")[0])
             except ValueError:
                 continue
-            return rank, max(size, rank + 1)
+            if size > rank:
+                return rank, size
+        return rank, 1
     return 0, 1
 
 

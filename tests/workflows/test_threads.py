@@ -54,8 +54,9 @@ def test_local_rank_from_the_launchers_variables():
     assert threads.local_rank_and_size({}) == (0, 1)
     assert threads.local_rank_and_size({"MPI_LOCALRANKID": "1", "MPI_LOCALNRANKS": "2"}) == (1, 2)
     assert threads.local_rank_and_size({"SLURM_LOCALID": "3",
-                                        "SLURM_NTASKS_PER_NODE": "4(x2)"}) == (3, 4)
-    assert threads.local_rank_and_size({"PALS_LOCAL_RANKID": "2"}) == (2, 3)
+                                        "SLURM_STEP_TASKS_PER_NODE": "4(x2)"}) == (3, 4)
+    # No count given: the rank cannot know it shares its mask, so it does not split it.
+    assert threads.local_rank_and_size({"PALS_LOCAL_RANKID": "2"}) == (2, 1)
 
 
 def test_binding_is_what_the_site_asks():
