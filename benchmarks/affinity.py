@@ -15,7 +15,9 @@ asks of Intel's OpenMP, unless the site file sets it): spinning OpenMP threads o
 Reported per layout: the median and the best training images/s over the repeats (on a
 machine shared with other jobs the best run is the least disturbed one), and the median of
 the bound/unbound ratios of runs made one right after the other (paired, so a change of load
-between repeats cancels).
+between repeats cancels). The 1 rank x 1 thread row doubles as an A/A check: with one
+thread and the whole machine, bound and unbound threads have the same masks (see
+`hpsearch sites probe local --set workers=1`), so its ratio shows the noise of the machine.
 Targets: binding never slower; 2 ranks >= 1.6 x the throughput of 1 rank x 1 thread.
 """
 
@@ -124,6 +126,7 @@ def main() -> int:
     two, one = (LAYOUTS[0][0], True), (LAYOUTS[2][0], True)
     print(f"\n  2 ranks x 1 thread / 1 rank x 1 thread, bound: {median[two] / median[one]:.2f}x "
           f"median, {best[two] / best[one]:.2f}x best (target >= 1.6)")
+    print("  (1 rank x 1 thread: same masks either way, its ratio is the machine's noise)")
     print("  binding never slower (paired): " + (
         "yes" if not slower else "no: " + ", ".join(slower)))
     return 0
