@@ -280,6 +280,14 @@ def thread_masks() -> list[dict[str, Any]]:
     return out
 
 
+def _count_masks(masks: list[dict[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for entry in masks:
+        key = f"{entry['name']} {entry['cpus']}"
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
 def in_effect() -> dict[str, Any]:
     """What the trial actually ran with, for its result file. Torch's pool sizes only when
     the trial loaded torch (a generic objective may not)."""
@@ -292,6 +300,7 @@ def in_effect() -> dict[str, Any]:
         "trial_cpus": _applied.get("trial_cpus"),
         "local_rank": _applied.get("local_rank"),
         "bound": binding_requested(),
-        "threads": thread_masks(),
+        # Threads by name and mask, counted (a trial may run hundreds of threads).
+        "thread_masks": _count_masks(thread_masks()),
         "env": {name: os.environ[name] for name in RECORDED_ENV if name in os.environ},
     }

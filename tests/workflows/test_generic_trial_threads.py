@@ -81,6 +81,11 @@ def test_entrypoint_with_torch_gets_pools_and_a_held_mask(tmp_path):
     # A thread the objective starts keeps all the trial's CPUs, not libgomp's first place.
     assert result["metrics"]["new_thread_cpus"] == every
     assert result["metrics"]["main_cpus"] == every and result["metrics"]["threads"] == 2
+    # Every thread alive at the end, counted by name and mask: all inside the trial's CPUs,
+    # the intra-op helper on one core of its own.
+    masks = {key.rsplit(" ", 1)[1]: n for key, n in recorded["thread_masks"].items()}
+    assert all(threads.parse_cpu_list(m) <= set(os.sched_getaffinity(0)) for m in masks)
+    assert any(len(threads.parse_cpu_list(m)) == 1 for m in masks), masks
 
 
 def test_entrypoint_without_torch_does_not_load_it(tmp_path):
