@@ -108,3 +108,21 @@ def test_command_child_inherits_the_settings(tmp_path):
     metrics = result["metrics"]
     assert metrics["omp"] == 2 and metrics["gomp"] == 0.0
     assert metrics["places"] == metrics["cpus"] == len(os.sched_getaffinity(0))
+
+
+@pytest.mark.slow
+@needs_two_cpus
+def test_throughput_trial_records_the_workers_cpus_under_binding(tmp_path):
+    # Before: libgomp's pinning narrowed the recorded mask, and a worker with 2 CPUs
+    # reported cpus_per_worker = 1.
+    (tmp_path / "params.json").write_text(json.dumps(
+        {"intra_op_threads": 2, "inter_op_threads": 1, "batch_size": 2}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "HPSEARCH_"))}
+    env.update(OMP_PROC_BIND="true", PYTHONPATH=str(REPO))
+    subprocess.run([sys.executable, "-m", "workflows.throughput", "--params",
+                    str(tmp_path / "params.json"), "--out", str(tmp_path / "result.json"),
+                    "--size", "32", "--steps", "1", "--warmup", "0"],
+                   env=env, check=True, timeout=300)
+    recorded = json.loads((tmp_path / "result.json").read_text())["threads"]
+    assert recorded["cpu_affinity"] == sorted(os.sched_getaffinity(0))
+    assert recorded["bound"] and recorded["torch_intra_op_threads"] == 2
