@@ -23,11 +23,6 @@ from typing import Any
 
 import torch
 
-from workflows.trial_io import ACCELERATORS_VAR
-
-# The site's GPU order by local rank (see trial_io.ACCELERATORS_VAR).
-GPU_ORDER_ENV = ACCELERATORS_VAR
-
 # (rank, size, local-rank candidates) as the common launchers set them: Open MPI; MPICH's
 # Hydra and Cray PALS (which sets PMI_* too); Slurm's srun.
 _LAUNCHER_VARIABLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -82,25 +77,14 @@ def discover_ranks() -> Ranks:
     return found or Ranks()
 
 
-def gpu_index(local_rank: int, visible: int, order: str | None) -> int:
-    """The device a local rank takes among ``visible`` ones, following the site's order.
+def gpu_index(local_rank: int, visible: int) -> int:
+    """The device a local rank takes among ``visible`` ones.
 
-    One visible device (the launcher or Parsl already gave each rank its own) is device 0
-    whatever the order says.
+    On sites that pair accelerators with cores, each rank already sees only the device
+    nearest its cores (workflows.threads), which is device 0; otherwise ranks on a node take
+    the visible devices in turn.
     """
-    if visible <= 1:
-        return 0
-    if not order:
-        return local_rank % visible
-    try:
-        indices = [int(item) for item in order.split(",")]
-    except ValueError:
-        raise DistributedSetupError(f"{GPU_ORDER_ENV}={order!r} is not a comma-separated "
-                                    "list of GPU indices, e.g. 3,2,1,0") from None
-    if any(not 0 <= index < visible for index in indices):
-        raise DistributedSetupError(f"{GPU_ORDER_ENV}={order!r} names a GPU outside the "
-                                    f"{visible} visible; list indices 0-{visible - 1}")
-    return indices[local_rank % len(indices)]
+    return 0 if visible <= 1 else local_rank % visible
 
 
 # Backends in order of preference for each accelerator kind (ROCm builds call it cuda).

@@ -6,6 +6,10 @@ command writes either a full result (`{"status": "ok", "objective": 0.3, "metric
 or a plain object of metrics that holds the campaign's metric (`{"loss": 0.3}`); this wrapper
 turns the latter into the former. A non-zero exit or a missing or unusable result ends the
 trial as failed, with the reason recorded.
+
+The site's thread settings reach the command through its environment and CPU mask: this
+wrapper pins itself to the trial's (or its rank's) cores and writes OMP_NUM_THREADS,
+OMP_PLACES, ... before starting it, without loading torch, and records them under "threads".
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from workflows import threads
 from workflows.trial_io import (
     STATUS_FAILED,
     STATUS_OK,
@@ -69,8 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     io = TrialIO.from_args(args)
+    threads.apply_environment()  # the child inherits the mask and the variables
+    in_effect = threads.in_effect()
     if not command:
-        io.finish(STATUS_FAILED, reason="no command given")
+        io.finish(STATUS_FAILED, reason="no command given", threads=in_effect)
         return 2
     values = {"params": str(args.params), "out": str(args.out),
               "progress": str(args.progress or ""), "stop_file": str(args.stop_file or ""),
@@ -78,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         returncode = subprocess.call(substitute(command, values))
     except OSError as err:
-        io.finish(STATUS_FAILED, reason=f"cannot run {command[0]}: {err.strerror}")
+        io.finish(STATUS_FAILED, reason=f"cannot run {command[0]}: {err.strerror}",
+                  threads=in_effect)
         return 2
     try:
         written = json.loads(Path(args.out).read_text())
@@ -88,13 +96,14 @@ def main(argv: list[str] | None = None) -> int:
         reason = f"the command exited with code {returncode}"
         if isinstance(written, dict) and written.get("reason"):
             reason += f": {written['reason']}"
-        io.finish(STATUS_FAILED, reason=reason)
+        io.finish(STATUS_FAILED, reason=reason, threads=in_effect)
         return returncode if returncode > 0 else 1
     if written is None:
-        io.finish(STATUS_FAILED, reason=f"the command wrote no valid JSON result to {args.out}")
+        io.finish(STATUS_FAILED, reason=f"the command wrote no valid JSON result to {args.out}",
+                  threads=in_effect)
         return 1
     status, objective, metrics, why = normalise(written, args.metric)
-    io.finish(status, objective=objective, metrics=metrics, reason=why)
+    io.finish(status, objective=objective, metrics=metrics, reason=why, threads=in_effect)
     return 0 if status != STATUS_FAILED else 1
 
 

@@ -7,6 +7,13 @@ callback, `func(params, report)`, where `report(step, value)` records an interme
 dict of metrics that holds the campaign's metric. An exception, a missing metric or a value
 that is not a finite number ends the trial as failed, with the reason in the result file and
 a non-zero exit code.
+
+The site's thread settings apply as in a training trial: the process is pinned and the
+OpenMP variables written before the user's module is imported; when that module loaded torch,
+its pools are sized and its main thread widened right after (import torch at module level:
+a function that loads torch only when called keeps libgomp's pinning of its main thread).
+Torch is not loaded for an objective that does not use it. The result records what was in
+effect under "threads".
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from workflows import threads
 from workflows.trial_io import (
     STATUS_FAILED,
     STATUS_OK,
@@ -83,13 +91,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--metric", default="objective", help="the metric that is the objective")
     args = parser.parse_args(argv)
     io = TrialIO.from_args(args)
+    threads.apply_environment()  # before the user's module can load torch or OpenMP
     try:
         params = load_params(args.params)
         function = load_target(args.target)
     except (ValueError, ImportError, AttributeError) as err:
         print(f"entrypoint: {err}", file=sys.stderr)
-        io.finish(STATUS_FAILED, reason=f"{type(err).__name__}: {err}")
+        io.finish(STATUS_FAILED, reason=f"{type(err).__name__}: {err}",
+                  threads=threads.in_effect())
         return 2
+    if "torch" in sys.modules:
+        threads.apply_torch(sys.modules["torch"])
 
     def report(step: int, value: Any) -> bool:
         return io.report(int(step), _as_metrics(value, args.metric))
@@ -98,18 +110,20 @@ def main(argv: list[str] | None = None) -> int:
         value = function(params, report) if _accepts_report(function) else function(params)
     except Exception as err:  # the objective's own error: recorded, not hidden
         traceback.print_exc()
-        io.finish(STATUS_FAILED, reason=f"{type(err).__name__}: {err}")
+        io.finish(STATUS_FAILED, reason=f"{type(err).__name__}: {err}",
+                  threads=threads.in_effect())
         return 1
     objective, metrics, reason = objective_of(value, args.metric)
+    in_effect = threads.in_effect()
     if io.should_stop():
         io.finish(STATUS_PRUNED, objective=objective, metrics=metrics,
-                  reason="stopped by the driver")
+                  reason="stopped by the driver", threads=in_effect)
         return 0
     if reason is not None:
         print(f"entrypoint: {reason}", file=sys.stderr)
-        io.finish(STATUS_FAILED, metrics=metrics, reason=reason)
+        io.finish(STATUS_FAILED, metrics=metrics, reason=reason, threads=in_effect)
         return 1
-    io.finish(STATUS_OK, objective=objective, metrics=metrics)
+    io.finish(STATUS_OK, objective=objective, metrics=metrics, threads=in_effect)
     return 0
 
 

@@ -369,7 +369,7 @@ class Trainer:
 def _pick_device(choice: str, local_rank: int) -> Any:
     import torch
 
-    from workflows._distributed import GPU_ORDER_ENV, DistributedSetupError, gpu_index
+    from workflows._distributed import gpu_index
 
     if choice == "auto":
         if torch.cuda.is_available():
@@ -383,12 +383,8 @@ def _pick_device(choice: str, local_rank: int) -> Any:
     backend = getattr(torch, choice)
     if not backend.is_available():
         raise TrialInputError(f"--device {choice} asked for, but no {choice} device is visible")
-    # One accelerator per rank: ranks on a node take the visible devices in the site's order.
-    try:
-        index = gpu_index(local_rank, backend.device_count(), os.environ.get(GPU_ORDER_ENV))
-    except DistributedSetupError as err:
-        raise TrialInputError(str(err)) from None
-    return torch.device(choice, index)
+    # One accelerator per rank: the one nearest the rank's cores when the site pairs them.
+    return torch.device(choice, gpu_index(local_rank, backend.device_count()))
 
 
 def _epochs(loader: Any) -> Generator[Any, None, None]:

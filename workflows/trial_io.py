@@ -33,10 +33,11 @@ MPI_EXECUTOR_LABEL = "mpi_trials"
 # survive Parsl's cpu_affinity rewriting OMP_NUM_THREADS in the worker.
 INTRA_OP_VAR = "HPSEARCH_INTRA_OP_THREADS"
 INTER_OP_VAR = "HPSEARCH_INTER_OP_THREADS"
-# The node's devices in core order, comma-separated, e.g. "3,2,1,0" where GPU 0 sits next to
-# the node's last cores (Polaris documents gpu = 3 - local_rank): local rank r of a multi-rank
-# trial takes entry r % len. Set from the site's [node].accelerators; unset: identity order.
+# The site's accelerators with the CPUs nearest each, "0-7,32-39=3;8-15,40-47=2;...", and
+# their kind (cuda, rocm, xpu): a trial or rank keeps the one nearest its own cores
+# (workflows.threads), e.g. Polaris' documented gpu = 3 - local_rank.
 ACCELERATORS_VAR = "HPSEARCH_ACCELERATORS"
+ACCELERATOR_KIND_VAR = "HPSEARCH_ACCELERATOR_KIND"
 CPU_LIST_VAR = "HPSEARCH_CPU_LIST"  # e.g. "0-3,8-11": pin the trial to these cores
 
 

@@ -1,4 +1,5 @@
-"""`hpsearch sites list` and `hpsearch sites show NAME`: what would run where, nothing submitted."""
+"""`hpsearch sites list`, `show NAME` (what would run where, nothing submitted) and `probe
+NAME` (one probe trial per worker slot: what the threads really get)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,27 @@ def add_commands(subparsers: Any) -> None:
                    help="override like a campaign's [site] table, e.g. --set nodes=4 "
                         "--set account=myproj (repeatable)")
     p.set_defaults(func=_show)
+
+    p = sub.add_parser(
+        "probe", help="run one probe trial per worker slot; show every thread's CPU mask",
+        description="Starts one probe trial per worker slot through the site's real Parsl "
+                    "executor (a batch site submits a block) and prints, per worker and "
+                    "rank, the CPU mask of every thread torch and the loader start, torch's "
+                    "thread counts, the visible accelerators and the thread variables. Exit "
+                    "1 when a binding check fails.")
+    p.add_argument("name", nargs="?", default=None, metavar="NAME",
+                   help="a shipped site (see 'hpsearch sites list')")
+    p.add_argument("--site-file", metavar="FILE", help="your own site file instead of NAME")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override like a campaign's [site] table, e.g. --set workers=2")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--timeout", type=float, default=600.0,
+                   help="seconds to wait for every probe, queue time included "
+                        "(default: %(default)g)")
+    p.add_argument("--dir", type=Path, default=None,
+                   help="keep the probes' files and Parsl's logs here (default: a folder in "
+                        "the current directory, removed after a successful probe)")
+    p.set_defaults(func=_probe)
 
     sites.set_defaults(func=lambda args: _help(sites))
 
@@ -76,18 +98,29 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def _show(args: argparse.Namespace) -> int:
-    from hpsearch.sites.render import render_site
+def _site_of(args: argparse.Namespace) -> Any:
     from hpsearch.sites.site import load_site
 
     if args.name is None and args.site_file is None:
-        raise UserError("sites show: give a site NAME or --site-file FILE "
+        raise UserError(f"sites {args.sites_command}: give a site NAME or --site-file FILE "
                         "(see 'hpsearch sites list')")
     overrides = parse_sets(args.set) or None
     if args.site_file is not None:
-        site = load_site(args.name or Path(args.site_file).stem, path=args.site_file,
+        return load_site(args.name or Path(args.site_file).stem, path=args.site_file,
                          overrides=overrides)
-    else:
-        site = load_site(args.name, overrides=overrides)
-    print(render_site(site), end="")
+    return load_site(args.name, overrides=overrides)
+
+
+def _show(args: argparse.Namespace) -> int:
+    from hpsearch.sites.render import render_site
+
+    print(render_site(_site_of(args)), end="")
     return 0
+
+
+def _probe(args: argparse.Namespace) -> int:
+    from hpsearch.sites.probe import probe
+
+    if args.timeout <= 0:
+        raise UserError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+    return probe(_site_of(args), args.dir, args.timeout, args.format == "json")

@@ -38,6 +38,30 @@ def settings_toml(settings: dict[str, dict[str, Any]]) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
+# The variable each accelerator kind's runtime reads. Parsl sets all three to worker i's
+# accelerator; the trial keeps the one of its kind (workflows.threads).
+DEVICE_VARS = {"cuda": "CUDA_VISIBLE_DEVICES", "rocm": "ROCR_VISIBLE_DEVICES",
+               "xpu": "ZE_AFFINITY_MASK"}
+
+
+def device_line(site: Site) -> str:
+    """Which variable gives each worker its accelerator, and the values, worker by worker."""
+    node = site.settings["node"]
+    if not node["accelerators"]:
+        return "none (no [node].accelerators)"
+    var = DEVICE_VARS.get(node["accelerator_kind"], "CUDA_VISIBLE_DEVICES")
+    names = node["accelerators"][:site.workers_per_node]
+    lists = site.settings["workers"]["cpu_lists"] or [""] * len(names)
+    if site.mpi:
+        pairs = ", ".join(f"CPUs {cpus}: {var}={name}" for cpus, name in zip(
+            lists, names, strict=False) if cpus)
+        return (f"{var} per rank: each rank keeps the accelerator paired with the CPUs it "
+                f"runs on ({pairs or 'no [workers].cpu_lists: local rank order'})")
+    values = ", ".join(f"worker {i}{f' (CPUs {cpus})' if cpus else ''}: {var}={name}"
+                       for i, (cpus, name) in enumerate(zip(lists, names, strict=False)))
+    return f"{var}, set by Parsl per worker: {values}"
+
+
 def derived(site: Site) -> str:
     sched = site.settings["scheduler"]
     lines = [
@@ -48,6 +72,7 @@ def derived(site: Site) -> str:
         f"slots              {site.slots}  (trials in flight at most)",
         f"threads per trial  intra-op {site.intra_op_threads}, inter-op "
         f"{site.inter_op_threads}",
+        f"accelerator        {device_line(site)}",
     ]
     if site.mpi:
         spec = site.resource_specification()

@@ -19,7 +19,12 @@ from hpsearch.sites import catalog
 from hpsearch.sites.overrides import apply_overrides
 from hpsearch.sites.resolve import resolve
 from hpsearch.sites.schema import validate
-from workflows.trial_io import ACCELERATORS_VAR, INTER_OP_VAR, INTRA_OP_VAR
+from workflows.trial_io import (
+    ACCELERATOR_KIND_VAR,
+    ACCELERATORS_VAR,
+    INTER_OP_VAR,
+    INTRA_OP_VAR,
+)
 from workflows.trial_io import EXECUTOR_LABEL as HTEX_LABEL
 from workflows.trial_io import MPI_EXECUTOR_LABEL as MPI_LABEL
 
@@ -68,13 +73,9 @@ class Site:
     @property
     def accelerators(self) -> list[str]:
         """The node's devices in the order of its cores: entry i is the one nearest worker
-        i's CPU list, and local rank r of a multi-rank trial uses entry r % len (Polaris:
-        ["3", "2", "1", "0"], i.e. gpu = 3 - r)."""
+        i's CPU list (Polaris: ["3", "2", "1", "0"], i.e. gpu = 3 - local rank); a trial or
+        rank keeps the one nearest its own cores (workflows.threads)."""
         return list(self.settings["node"]["accelerators"])
-
-    def accelerator_for_rank(self, local_rank: int) -> str | None:
-        devices = self.accelerators
-        return devices[local_rank % len(devices)] if devices else None
 
     @property
     def intra_op_threads(self) -> int:
@@ -98,8 +99,14 @@ class Site:
             INTRA_OP_VAR: intra,
             INTER_OP_VAR: str(self.inter_op_threads),
         }
-        if self.accelerators:  # for multi-rank trials: local rank r -> entry r % len
-            env[ACCELERATORS_VAR] = ",".join(self.accelerators)
+        node, workers = self.settings["node"], self.settings["workers"]
+        if node["accelerators"] and workers["cpu_affinity"] == "list":
+            # Worker i's CPUs are the ones nearest accelerator i: each trial (or rank) keeps
+            # the accelerator nearest its own cores (workflows.threads).
+            env[ACCELERATORS_VAR] = ";".join(
+                f"{cpus}={name}" for cpus, name in zip(workers["cpu_lists"],
+                                                       node["accelerators"], strict=False))
+            env[ACCELERATOR_KIND_VAR] = node["accelerator_kind"]
         env.update(self.settings["environment"])
         return env
 

@@ -74,17 +74,9 @@ def test_ranks_from_the_launchers_environment(environ, ranks):
     assert ranks_from_env(environ, PID) == ranks
 
 
-def test_gpu_order_maps_local_ranks_to_devices():
-    assert [gpu_index(rank, 4, None) for rank in range(6)] == [0, 1, 2, 3, 0, 1]
-    # Polaris: GPU 0 sits by the last cores, gpu = 3 - local_rank
-    assert [gpu_index(rank, 4, "3,2,1,0") for rank in range(4)] == [3, 2, 1, 0]
-    assert gpu_index(2, 1, "3,2,1,0") == 0  # each rank already sees only its own device
-
-
-@pytest.mark.parametrize("order, words", [("3;2", "comma-separated"), ("0,1,4", "outside")])
-def test_bad_gpu_order_is_one_line(order, words):
-    with pytest.raises(DistributedSetupError, match=words):
-        gpu_index(0, 4, order)
+def test_local_ranks_take_the_visible_devices_in_turn():
+    assert [gpu_index(rank, 4) for rank in range(6)] == [0, 1, 2, 3, 0, 1]
+    assert gpu_index(2, 1) == 0  # the rank already sees only the device nearest its cores
 
 
 def test_single_rank_joins_nothing():

@@ -1,4 +1,4 @@
-"""The local Slurm cluster (scripts/slurm-local) for the tests in this folder.
+"""The local Slurm cluster (scripts/slurm-local) for the tests that run on it (slurm/, the probe).
 
 In CI (CI=true) a cluster that cannot start fails these tests; elsewhere they are skipped
 when this user cannot start it (not root, or no slurm-wlm).
@@ -9,14 +9,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1]))  # tests/hpsearch: spine_helpers
-SCRIPT = HERE.parents[3] / "scripts" / "slurm-local"
+SCRIPT = HERE.parents[2] / "scripts" / "slurm-local"
 
 
 @pytest.fixture(scope="session")
