@@ -32,6 +32,8 @@ class KernelMap:
     n_out: int
     # Offset whose pairs are (i, i) for every row; kept implicit (a plain matmul, no gather).
     identity: int | None = None
+    # Offset K-1-k holds the pairs of offset k read backwards (a submanifold map).
+    mirrored: bool = False
     # Derived structures (row-sorted reduction matrices, the transposed map), built once and
     # shared with the transposed map, which holds the same index tensors.
     memo: dict[Any, Any] = field(default_factory=dict, repr=False)
@@ -53,8 +55,54 @@ class KernelMap:
         key = ("transposed", id(self))
         if key not in self.memo:
             self.memo[key] = KernelMap(self.out_idx, self.in_idx, self.bounds, self.n_out,
-                                       self.n_in, self.identity, self.memo)
+                                       self.n_in, self.identity, self.mirrored, self.memo)
         return self.memo[key]
+
+    def grouped_by(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """CSR of the pairs by ``index`` (``in_idx`` or ``out_idx``): (row pointers, pair
+        positions), each row's pairs in offset order (a fixed order: sums over it are
+        deterministic). Built once; a mirrored map derives one side from the other."""
+        other = self.in_idx if index is self.out_idx else self.out_idx
+        key, other_key = ("csr", id(index)), ("csr", id(other))
+        if key not in self.memo:
+            if self.mirrored and other_key in self.memo:
+                crow, col = self.memo[other_key]
+                self.memo[key] = (crow, _mirror(col, self.bounds))
+            else:
+                n_rows = self.n_out if index is self.out_idx else self.n_in
+                self.memo[key] = _group(index, self.bounds, n_rows)
+        return self.memo[key]
+
+
+def _group(index: torch.Tensor, bounds: tuple[int, ...],
+           n_rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Counting sort of the pairs by row: rows are unique within an offset, so one pass per
+    offset places its pairs after those of the earlier offsets (no comparison sort)."""
+    pairs = index.numel()
+    itype = torch.int32 if max(pairs, n_rows) < 2**31 else torch.int64
+    crow = torch.zeros(n_rows + 1, dtype=itype, device=index.device)
+    torch.cumsum(torch.bincount(index, minlength=n_rows), 0, out=crow[1:])
+    fill = crow[:-1].clone()
+    col = torch.empty(pairs, dtype=itype, device=index.device)
+    position = torch.arange(pairs, dtype=itype, device=index.device)
+    for k in range(len(bounds) - 1):
+        a, b = bounds[k], bounds[k + 1]
+        if a < b:
+            rows = index[a:b]
+            dest = fill.index_select(0, rows)
+            col.index_put_((dest,), position[a:b])
+            fill.index_put_((rows,), dest + 1)
+    return crow, col
+
+
+def _mirror(col: torch.Tensor, bounds: tuple[int, ...]) -> torch.Tensor:
+    """Pair positions moved from offset k to the same place in offset K-1-k."""
+    volume = len(bounds) - 1
+    shift = torch.tensor([bounds[volume - 1 - k] - bounds[k] for k in range(volume)],
+                         dtype=col.dtype, device=col.device)
+    counts = torch.tensor([bounds[k + 1] - bounds[k] for k in range(volume)], device=col.device)
+    per_pair = torch.repeat_interleave(shift, counts, output_size=bounds[-1])
+    return col + per_pair.index_select(0, col)
 
 
 def kernel_offsets(kernel: Sequence[int]) -> list[tuple[int, ...]]:
@@ -90,7 +138,8 @@ def submanifold_map(cs: CoordinateSet, kernel: Sequence[int],
             ins[k], outs[k] = in_rows, out_rows
             ins[volume - 1 - k], outs[volume - 1 - k] = out_rows, in_rows
     counts = [t.numel() for t in ins]
-    return KernelMap(torch.cat(ins), torch.cat(outs), _bounds(counts), n, n, identity=centre)
+    return KernelMap(torch.cat(ins), torch.cat(outs), _bounds(counts), n, n, identity=centre,
+                     mirrored=True)
 
 
 def _window(kernel: Sequence[int], dilation: Sequence[int]) -> list[tuple[int, ...]]:

@@ -23,22 +23,19 @@ from kernels.kmap import KernelMap
 from kernels.workspace import Workspace
 
 
-def _reduction_matrix(index: torch.Tensor, n_rows: int, dtype: torch.dtype,
-                      memo: dict[Any, Any]) -> torch.Tensor:
+def _reduction_matrix(index: torch.Tensor, dtype: torch.dtype,
+                      kmap: KernelMap) -> torch.Tensor:
     """CSR [n_rows, P] with a one at (index[p], p): ``matrix @ Y`` sums Y's rows by index."""
-    key = ("csr", id(index), n_rows, dtype)
-    if key not in memo:
-        small = index.to(torch.int32) if n_rows < 2**31 else index
-        order = torch.argsort(small, stable=True)
-        crow = torch.zeros(n_rows + 1, dtype=torch.int64, device=index.device)
-        crow[1:] = torch.cumsum(torch.bincount(index, minlength=n_rows), 0)
+    key = ("csr matrix", id(index), dtype)
+    if key not in kmap.memo:
+        crow, col = kmap.grouped_by(index)
         values = torch.ones(index.numel(), dtype=dtype, device=index.device)
         with warnings.catch_warnings():
             # torch flags its CSR tensors as "beta"; the product used here is long-standing.
             warnings.simplefilter("ignore", UserWarning)
-            memo[key] = torch.sparse_csr_tensor(crow, order, values, (n_rows, index.numel()),
-                                                check_invariants=False)
-    return memo[key]
+            kmap.memo[key] = torch.sparse_csr_tensor(
+                crow, col, values, (crow.numel() - 1, index.numel()), check_invariants=False)
+    return kmap.memo[key]
 
 
 def _sum_rows(products: torch.Tensor, index: torch.Tensor, n_rows: int,
@@ -47,7 +44,7 @@ def _sum_rows(products: torch.Tensor, index: torch.Tensor, n_rows: int,
     if products.device.type == "cpu":
         if products.shape[0] == 0:
             return products.new_zeros((n_rows, products.shape[1]))
-        return _reduction_matrix(index, n_rows, products.dtype, kmap.memo) @ products
+        return _reduction_matrix(index, products.dtype, kmap) @ products
     out = products.new_zeros((n_rows, products.shape[1]))
     for k in range(kmap.volume):
         a, b = kmap.bounds[k], kmap.bounds[k + 1]
