@@ -176,6 +176,8 @@ def _name(case: ConvCase) -> str:
 def conv_table(args: argparse.Namespace, device: torch.device) -> list[dict]:
     spconv = None if (args.no_spconv or device.type != "cpu") else load_spconv()
     cases = QUICK_CONV_CASES if args.quick else CONV_CASES
+    if args.match:
+        cases = [c for c in cases if args.match in f"{c.label} {_name(c)}"]
     threads = _threads(args, device)
     rows = []
     for case in cases:
@@ -649,6 +651,8 @@ def main(argv: list[str] | None = None) -> int:
         "--only", choices=["conv", "step", "dense"], action="append", default=None,
         help="run this table only (repeatable; default: all)"
     )
+    parser.add_argument("--match", default="",
+                        help="only the convolution cases whose 'case op' text contains this")
     parser.add_argument("--max-dense-size", type=int, default=0,
                         help="skip sparse-vs-dense cases with a larger grid (0: run all)")
     parser.add_argument("--probe", choices=["sparse", "dense"], help=argparse.SUPPRESS)

@@ -14,6 +14,7 @@ from kernels.featurewise import FeatureWise, SparseReLU
 from kernels.norm import SparseBatchNorm
 from kernels.pool import SparseAvgPool, SparseMaxPool, global_pool
 from kernels.tensor import SparseTensor
+from kernels.workspace import release_workspaces, set_kept_gather_limit
 
 __all__ = [
     "FeatureWise",
@@ -28,5 +29,7 @@ __all__ = [
     "cat",
     "from_dense",
     "global_pool",
+    "release_workspaces",
+    "set_kept_gather_limit",
     "to_dense",
 ]

@@ -38,19 +38,27 @@ def _reduction_matrix(index: torch.Tensor, dtype: torch.dtype,
     return kmap.memo[key]
 
 
-def _sum_rows(products: torch.Tensor, index: torch.Tensor, n_rows: int,
+def _add_rows(out: torch.Tensor, products: torch.Tensor, index: torch.Tensor,
               kmap: KernelMap) -> torch.Tensor:
-    """``out[r] = sum of products[p] with index[p] == r``, in a fixed order."""
+    """``out[r] += sum of products[p] with index[p] == r``, in a fixed order, in place."""
+    if products.shape[0] == 0:
+        return out
     if products.device.type == "cpu":
-        if products.shape[0] == 0:
-            return products.new_zeros((n_rows, products.shape[1]))
-        return _reduction_matrix(index, products.dtype, kmap) @ products
-    out = products.new_zeros((n_rows, products.shape[1]))
+        # In place into ``out``: no zero fill and no copy of the product's result.
+        return out.addmm_(_reduction_matrix(index, products.dtype, kmap), products)
     for k in range(kmap.volume):
         a, b = kmap.bounds[k], kmap.bounds[k + 1]
         if a < b:
             out.index_add_(0, index[a:b], products[a:b])
     return out
+
+
+def _start(dense: torch.Tensor, weight: torch.Tensor, n_rows: int,
+           kmap: KernelMap) -> torch.Tensor:
+    """The identity offset's term ``dense @ weight[identity]``, or zeros without one."""
+    if kmap.identity is None:
+        return dense.new_zeros((n_rows, weight.shape[2]))
+    return torch.mm(dense, weight[kmap.identity])
 
 
 @contextmanager
@@ -105,10 +113,7 @@ def apply_map(feats: torch.Tensor, weight: torch.Tensor, kmap: KernelMap,
     _gather(feats, kmap.in_idx, gathered)
     products = _per_offset_mm(gathered, weight, kmap,
                               _buffer(ws, "out", pairs, weight.shape[2], feats))
-    out = _sum_rows(products, kmap.out_idx, kmap.n_out, kmap)
-    if kmap.identity is not None:
-        out = out.addmm_(feats, weight[kmap.identity])
-    return out
+    return _add_rows(_start(feats, weight, kmap.n_out, kmap), products, kmap.out_idx, kmap)
 
 
 class SparseConvFunction(torch.autograd.Function):
@@ -152,9 +157,8 @@ class SparseConvFunction(torch.autograd.Function):
             weight_t = weight.transpose(1, 2)
             products = _per_offset_mm(grad_rows, weight_t, kmap,
                                       _buffer(ws, "in", pairs, cin, grad_out))
-            grad_in = _sum_rows(products, kmap.in_idx, kmap.n_in, kmap)
-            if kmap.identity is not None:
-                grad_in = grad_in.addmm_(grad_out, weight_t[kmap.identity])
+            grad_in = _add_rows(_start(grad_out, weight_t, kmap.n_in, kmap), products,
+                                kmap.in_idx, kmap)
         return grad_in, grad_w, None, None, None
 
 
