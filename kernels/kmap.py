@@ -176,8 +176,8 @@ def _row_search(sorted_keys: torch.Tensor, grid_shape: Sequence[int], kernel: Se
     window = _window(kernel, dilation)
     # Past-the-end sentinels so that p + j never needs clamping.
     padded = torch.cat([sorted_keys, sorted_keys.new_full((width,), torch.iinfo(torch.int64).max)])
-    found = {}
-    for first in range(0, centre, width):
+    found = _centre_row(sorted_keys, width // 2, centre)
+    for first in range(0, centre - width // 2, width):
         offset = window[first]
         query = sorted_keys + _keys.offset_delta(offset, grid_shape)
         pos = torch.searchsorted(sorted_keys, query)
@@ -189,6 +189,20 @@ def _row_search(sorted_keys: torch.Tensor, grid_shape: Sequence[int], kernel: Se
             rows = torch.cat(hits) if j else hits[0]
             where = torch.cat([pos.index_select(0, h) + m for m, h in enumerate(hits)])
             found[first + j] = (rows, where)
+    return found
+
+
+def _centre_row(sorted_keys: torch.Tensor, reach: int,
+                centre: int) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+    """The window row through the centre needs no search: the neighbour ``d`` cells back
+    along the last axis has key ``s - d``, so it sits ``m <= d`` sorted places back."""
+    found = {}
+    for d in range(1, reach + 1):
+        hits = [((sorted_keys[m:] - sorted_keys[:-m]) == d).nonzero().squeeze(1) + m
+                for m in range(1, min(d, sorted_keys.numel() - 1) + 1)]
+        rows = torch.cat(hits) if len(hits) > 1 else (hits[0] if hits else sorted_keys[:0])
+        where = torch.cat([h - m for m, h in enumerate(hits, start=1)]) if hits else rows
+        found[centre - d] = (rows, where)
     return found
 
 
