@@ -81,10 +81,14 @@ def _group(index: torch.Tensor, bounds: tuple[int, ...],
     pairs = index.numel()
     itype = torch.int32 if max(pairs, n_rows) < 2**31 else torch.int64
     crow = torch.zeros(n_rows + 1, dtype=itype, device=index.device)
-    torch.cumsum(torch.bincount(index, minlength=n_rows), 0, out=crow[1:])
-    fill = crow[:-1].clone()
+    counts = torch.bincount(index, minlength=n_rows)
+    torch.cumsum(counts, 0, out=crow[1:])
     col = torch.empty(pairs, dtype=itype, device=index.device)
     position = torch.arange(pairs, dtype=itype, device=index.device)
+    if pairs == n_rows and bool((counts == 1).all()):
+        # One pair per row (the inputs of non-overlapping windows): a permutation.
+        return crow, col.index_put_((index,), position)
+    fill = crow[:-1].clone()
     for k in range(len(bounds) - 1):
         a, b = bounds[k], bounds[k + 1]
         if a < b:
