@@ -186,10 +186,12 @@ def conv_table(args: argparse.Namespace, device: torch.device) -> list[dict]:
         feats = torch.randn(len(coords), case.channels,
                             generator=torch.Generator().manual_seed(0))
         bench = ConvBench(case, coords.to(device), feats.to(device), spconv)
+        # Small cases are quick and noisier: more repeats for the same confidence.
+        repeats = args.repeats * 3 if case.voxels < 30_000 else args.repeats
         for n_threads in threads:
             if n_threads:
                 torch.set_num_threads(n_threads)
-            new = bench.run(n_threads, args.repeats, device)
+            new = bench.run(n_threads, repeats, device)
             for row in new:
                 _print_conv_row(row)
             rows.extend(new)
