@@ -82,6 +82,9 @@ class Workspace:
             self._free = [b for b in self._free if b is not flat]
         else:
             nbytes = need * dtype.itemsize
+            # Free buffers too small for this event make room first (oldest first).
+            while self._free and self.kept_bytes + nbytes > _kept_limit:
+                self._free.pop(0)
             if self.kept_bytes + nbytes > _kept_limit:
                 return None
             flat = torch.empty(need, dtype=dtype, device=device)

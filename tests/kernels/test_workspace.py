@@ -144,3 +144,20 @@ def test_workspace_outlives_its_manager_for_the_next_one():
 def test_negative_limit_is_refused():
     with pytest.raises(ValueError, match="limit"):
         workspace.set_kept_gather_limit(-1)
+
+
+def test_kept_buffers_stay_within_the_bound_as_events_grow():
+    limit = workspace.kept_gather_limit()
+    ws = workspace.Workspace()
+    try:
+        workspace.set_kept_gather_limit(1000 * 4)
+        small = ws.lend(10, 40, torch.float32, torch.device("cpu"))  # 1600 bytes
+        assert small is not None
+        ws.give_back(small)
+        del small
+        # 3200 bytes do not fit beside the free 1600: the free buffer makes room.
+        big = ws.lend(20, 40, torch.float32, torch.device("cpu"))
+        assert big is not None and ws.kept_bytes == 3200
+        assert ws.lend(10, 40, torch.float32, torch.device("cpu")) is None  # over the bound
+    finally:
+        workspace.set_kept_gather_limit(limit)
