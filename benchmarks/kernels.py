@@ -53,26 +53,36 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
+@dataclass(frozen=True)
+class Timing:
+    wall: float  # seconds, median
+    cpu: float  # CPU seconds of the whole process, median
+
+
 def median_time(fn: Callable[[], object], repeats: int, device: torch.device) -> float:
-    return median_times([fn], repeats, device)[0]
+    return median_times([fn], repeats, device)[0].wall
 
 
 def median_times(
     fns: list[Callable[[], object]], repeats: int, device: torch.device
-) -> list[float]:
-    """Median wall time of each function; runs are interleaved (a, b, a, b, ...) so that a
-    shared, noisy machine slows all of them alike."""
+) -> list[Timing]:
+    """Median wall and CPU time of each function; runs are interleaved (a, b, a, b, ...) so
+    that a shared, noisy machine slows all of them alike. On one thread the CPU time does
+    not count the time spent waiting for a core, so it is the steadier figure there."""
     for fn in fns:
         fn()  # warm-up (allocator, thread pools, lazy init, workspaces)
     _sync(device)
-    times: list[list[float]] = [[] for _ in fns]
+    walls: list[list[float]] = [[] for _ in fns]
+    cpus: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
-        for fn, bucket in zip(fns, times, strict=True):
-            start = time.perf_counter()
+        for fn, wall, cpu in zip(fns, walls, cpus, strict=True):
+            start, start_cpu = time.perf_counter(), time.process_time()
             fn()
             _sync(device)
-            bucket.append(time.perf_counter() - start)
-    return [statistics.median(t) for t in times]
+            wall.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
+    return [Timing(statistics.median(w), statistics.median(c))
+            for w, c in zip(walls, cpus, strict=True)]
 
 
 # --------------------------------------------------------------------------- events
@@ -367,31 +377,38 @@ class ConvBench:
                 theirs[0].shape == ours[0].shape) else len(ours[0])
             row["rows"] = len(ours[0])
             fns.update(self.theirs())
-        times = dict(zip(fns, median_times(list(fns.values()), repeats, device), strict=True))
+        timings = median_times(list(fns.values()), repeats, device)
+        times = {name: t.wall for name, t in zip(fns, timings, strict=True)}
+        times.update({name + "_cpu": t.cpu for name, t in zip(fns, timings, strict=True)})
         row.update(times)
         rows = [row]
         if "ours_inv" in times:
             rows.append({"case": case.label, "op": "k2s2 inverse", "threads": n_threads,
-                         "ours_fb": times["ours_inv"], "sp_fb": times.get("sp_inv")})
+                         "ours_fb": times["ours_inv"], "sp_fb": times.get("sp_inv"),
+                         "ours_fb_cpu": times["ours_inv_cpu"],
+                         "sp_fb_cpu": times.get("sp_inv_cpu")})
         return rows
 
 
 def _print_conv_header() -> None:
-    print(f"{'case':>18} {'op':>12} {'thr':>3} | {'ours fwd':>8} {'ours f+b':>8} "
-          f"{'sp fwd':>8} {'sp f+b':>8} {'r fwd':>5} {'r f+b':>5} | {'ours f+b':>8} "
-          f"{'sp f+b':>8} {'r f+b':>5} | {'err vs sp':>9} {'sp wrong':>13} {'1=2thr':>6}")
+    print(f"{'case':>17} {'op':>12} {'thr':>3} | {'ours fwd':>8} {'ours f+b':>8} "
+          f"{'sp fwd':>8} {'sp f+b':>8} {'r fwd':>5} {'r f+b':>5} {'cpu r':>5} | "
+          f"{'ours f+b':>8} {'sp f+b':>8} {'r f+b':>5} {'cpu r':>5} | {'err vs sp':>9} "
+          f"{'sp wrong':>13} {'1=2thr':>6}")
 
 
 def _print_conv_row(row: dict) -> None:
     nan = float("nan")
     get = row.get
-    line = (f"{row['case']:>18} {row['op']:>12} {row['threads']:>3} | "
+    line = (f"{row['case']:>17} {row['op']:>12} {row['threads']:>3} | "
             f"{_ms(get('ours_fwd', nan))} {_ms(get('ours_fb', nan))} "
             f"{_ms(get('sp_fwd', nan))} {_ms(get('sp_fb', nan))} "
             f"{_ratio(get('ours_fwd', nan), get('sp_fwd', nan))} "
-            f"{_ratio(get('ours_fb', nan), get('sp_fb', nan))} | "
+            f"{_ratio(get('ours_fb', nan), get('sp_fb', nan))} "
+            f"{_ratio(get('ours_fb_cpu', nan), get('sp_fb_cpu', nan))} | "
             f"{_ms(get('ours_fb_call', nan))} {_ms(get('sp_fb_call', nan))} "
-            f"{_ratio(get('ours_fb_call', nan), get('sp_fb_call', nan))} | ")
+            f"{_ratio(get('ours_fb_call', nan), get('sp_fb_call', nan))} "
+            f"{_ratio(get('ours_fb_call_cpu', nan), get('sp_fb_call_cpu', nan))} | ")
     line += f"{row['err']:9.1e}" if "err" in row else f"{'-':>9}"
     line += (f" {row['sp_wrong']:>6}/{row['rows']:<6}" if "sp_wrong" in row else f" {'-':>13}")
     line += f" {row.get('bitwise', '-'):>6}"
@@ -466,12 +483,15 @@ def step_table(args: argparse.Namespace, device: torch.device) -> list[dict]:
         for n_threads in _threads(args, device):
             if n_threads:
                 torch.set_num_threads(n_threads)
-            times = dict(zip(fns, median_times(list(fns.values()), args.repeats, device),
-                             strict=True))
-            row = {"case": label, "sites": sites, "threads": n_threads, **times}
+            timings = dict(zip(fns, median_times(list(fns.values()), args.repeats, device),
+                               strict=True))
+            times = {name: t.wall for name, t in timings.items()}
+            cpu = {name: t.cpu for name, t in timings.items()}
+            row = {"case": label, "sites": sites, "threads": n_threads, **times,
+                   **{name + "_cpu": t for name, t in cpu.items()}}
             print(f"{label:>12} {sites:8.0f} {n_threads:>3} {_ms(times['ours'])} "
-                  f"{_ms(times.get('spconv'))} {_ratio(times['ours'], times.get('spconv'))}",
-                  flush=True)
+                  f"{_ms(times.get('spconv'))} {_ratio(times['ours'], times.get('spconv'))} "
+                  f"{_ratio(cpu['ours'], cpu.get('spconv'))}", flush=True)
             rows.append(row)
     return rows
 
@@ -687,7 +707,8 @@ def main(argv: list[str] | None = None) -> int:
     if "step" in tables:
         print("\n## U-ResNet training step (forward, loss, backward; maps built once per "
               "step), ms")
-        print(f"{'case':>12} {'sites':>8} {'thr':>3} {'ours':>8} {'spconv':>8} {'ratio':>5}")
+        print(f"{'case':>12} {'sites':>8} {'thr':>3} {'ours':>8} {'spconv':>8} {'ratio':>5} "
+              f"{'cpu r':>5}")
         step_table(args, device)
     if "dense" in tables:
         print(
