@@ -254,19 +254,16 @@ def _candidates(cs: CoordinateSet, kernel: Sequence[int], stride: Sequence[int],
             valid_axis[axis].append((v * stride[axis] == shifted) & (v >= 0)
                                     & (v < out_grid_shape[axis]))
             term_axis[axis].append((v + _keys.MARGIN) * terms_mult[axis])
-    codes, rows_all, keys_all = [], [], []
-    for code, offset in enumerate(kernel_offsets(kernel)):
-        mask = valid_axis[0][offset[0]]
-        for axis in range(1, len(offset)):
-            mask = mask & valid_axis[axis][offset[axis]]
-        rows = mask.nonzero().squeeze(1)
-        key = batch_term.index_select(0, rows)
-        for axis, o in enumerate(offset):
-            key += term_axis[axis][o].index_select(0, rows)
-        rows_all.append(rows)
-        keys_all.append(key)
-        codes.append(torch.full_like(rows, code))
-    return torch.cat(codes), torch.cat(rows_all), torch.cat(keys_all)
+    # All window offsets in one pass: one nonzero (one host sync on a GPU), not one each.
+    offsets = torch.tensor(kernel_offsets(kernel), dtype=torch.int64, device=device)  # [K, D]
+    mask = torch.stack(valid_axis[0]).index_select(0, offsets[:, 0])  # [K, n]
+    for axis in range(1, len(kernel)):
+        mask &= torch.stack(valid_axis[axis]).index_select(0, offsets[:, axis])
+    code, rows = mask.nonzero().unbind(1)  # by offset, then row
+    key = batch_term.index_select(0, rows)
+    for axis in range(len(kernel)):
+        key += torch.stack(term_axis[axis])[offsets[code, axis], rows]
+    return code, rows, key
 
 
 def downsample_map(cs: CoordinateSet, kernel: Sequence[int],
