@@ -2,7 +2,8 @@
 
 Kernel maps are built from sorted int64 coordinate keys and cached on the coordinate
 manager that the tensors of one forward pass share; the convolution is a gather-GEMM-scatter
-per kernel offset with a custom backward, deterministic at any thread count.
+per kernel offset with a custom backward, deterministic at any thread count, writing into
+workspaces that the manager's layers share (``kernels.workspace``).
 """
 
 from __future__ import annotations
