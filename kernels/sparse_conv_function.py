@@ -133,38 +133,30 @@ class SparseConvFunction(torch.autograd.Function):
         feats, weight, *kept = ctx.saved_tensors
         kmap: KernelMap = ctx.kmap
         ws: Workspace | None = ctx.ws
-        need_in, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         pairs, cin, cout = kmap.bounds[-1], weight.shape[1], weight.shape[2]
         grad_out = grad_out.contiguous()
-        weight_t = weight.transpose(1, 2)
-        grad_w = torch.zeros_like(weight) if need_w else None
-        products = _buffer(ws, "in", pairs, cin, grad_out) if need_in else None
-        # The forward's gather when it was kept; else gather again, one offset at a time.
-        gathered = kept[0] if kept else None
-        widest = max(kmap.bounds[k + 1] - kmap.bounds[k] for k in range(kmap.volume))
-        rows_out = _buffer(ws, "grad rows", widest, cout, grad_out)
-        rows_in = _buffer(ws, "rows", widest, cin, feats) if need_w and not kept else None
-        # One offset at a time, so that its rows of the output gradient serve both
-        # gradients while they are still in cache.
-        for k in range(kmap.volume):
-            a, b = kmap.bounds[k], kmap.bounds[k + 1]
-            if a == b:
-                continue
-            grad_rows = _gather(grad_out, kmap.out_idx[a:b], rows_out[: b - a])
-            if grad_w is not None:
-                block = (gathered[a:b] if gathered is not None
-                         else _gather(feats, kmap.in_idx[a:b], rows_in[: b - a]))
-                with _one_thread():
-                    torch.mm(block.t(), grad_rows, out=grad_w[k])
-            if products is not None:
-                torch.mm(grad_rows, weight_t[k], out=products[a:b])
+        # [P, Cout], shared by both gradients
+        grad_rows = _gather(grad_out, kmap.out_idx, _buffer(ws, "out", pairs, cout, grad_out))
+        grad_in = grad_w = None
+        if ctx.needs_input_grad[1]:
+            # The forward's gather when it was kept; else gather again into the scratch that
+            # the input gradient overwrites below.
+            gathered = kept[0] if kept else _gather(feats, kmap.in_idx,
+                                                    _buffer(ws, "in", pairs, cin, feats))
+            grad_w = torch.zeros_like(weight)
+            with _one_thread():
+                for k in range(kmap.volume):
+                    a, b = kmap.bounds[k], kmap.bounds[k + 1]
+                    if a < b:
+                        torch.mm(gathered[a:b].t(), grad_rows[a:b], out=grad_w[k])
+                if kmap.identity is not None:
+                    torch.mm(feats.t(), grad_out, out=grad_w[kmap.identity])
         if kept and ws is not None:
             ws.give_back(kept[0])
-        if grad_w is not None and kmap.identity is not None:
-            with _one_thread():
-                torch.mm(feats.t(), grad_out, out=grad_w[kmap.identity])
-        grad_in = None
-        if products is not None:
+        if ctx.needs_input_grad[0]:
+            weight_t = weight.transpose(1, 2)
+            products = _per_offset_mm(grad_rows, weight_t, kmap,
+                                      _buffer(ws, "in", pairs, cin, grad_out))
             grad_in = _add_rows(_start(grad_out, weight_t, kmap.n_in, kmap), products,
                                 kmap.in_idx, kmap)
         return grad_in, grad_w, None, None, None
