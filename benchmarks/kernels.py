@@ -1,13 +1,17 @@
 """Benchmark of the sparse convolution kernels: against spconv (CPU) and against dense torch.
 
-    python benchmarks/kernels.py            # full run (several minutes on 2 cores)
+    python benchmarks/kernels.py            # all tables (the dense one takes minutes)
+    python benchmarks/kernels.py --only conv --only step
     python benchmarks/kernels.py --quick    # small smoke run
     python benchmarks/kernels.py --device cuda
 
-Times are medians of repeated runs; every ratio compares two runs made side by side in this
-process. Submanifold/strided timings include building the kernel map (a fresh SparseTensor
-each run); the transposed convolution reuses the map of its strided convolution, as in a
-U-Net. spconv is optional (CPU only); without it those columns are skipped.
+Times are medians of interleaved repeats (ours, spconv, ours, spconv, ...), so a shared,
+noisy machine slows both alike; every ratio compares two runs made side by side in this
+process. The convolution table times each layer two ways: with the kernel map reused (what
+a network does: all layers at one resolution share one map) and with the map built in the
+call (a fresh sparse tensor each run). spconv cannot reuse a strided convolution's pairs,
+so its strided rows build them in both modes. spconv is optional (CPU only); without it
+those columns are skipped.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parents[1]
@@ -30,6 +35,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from benchmarks.showers import shower_blob  # noqa: E402
+from benchmarks.spconv_uresnet import SpconvUResNet  # noqa: E402
 from benchmarks.tracks import track_event  # noqa: E402
 from kernels import (  # noqa: E402
     SparseConv,
@@ -46,37 +53,54 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
+@dataclass(frozen=True)
+class Timing:
+    wall: float  # seconds, median
+    cpu: float  # CPU seconds of the whole process, median
+
+
 def median_time(fn: Callable[[], object], repeats: int, device: torch.device) -> float:
-    return median_times([fn], repeats, device)[0]
+    return median_times([fn], repeats, device)[0].wall
 
 
 def median_times(
     fns: list[Callable[[], object]], repeats: int, device: torch.device
-) -> list[float]:
-    """Median wall time of each function; runs are interleaved (a, b, a, b, ...) so that a
-    shared, noisy machine slows all of them alike."""
+) -> list[Timing]:
+    """Median wall and CPU time of each function; runs are interleaved (a, b, a, b, ...) so
+    that a shared, noisy machine slows all of them alike. On one thread the CPU time does
+    not count the time spent waiting for a core, so it is the steadier figure there."""
     for fn in fns:
-        fn()  # warm-up (allocator, thread pools, lazy init)
+        fn()  # warm-up (allocator, thread pools, lazy init, workspaces)
     _sync(device)
-    times: list[list[float]] = [[] for _ in fns]
+    walls: list[list[float]] = [[] for _ in fns]
+    cpus: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
-        for fn, bucket in zip(fns, times, strict=True):
-            start = time.perf_counter()
+        for fn, wall, cpu in zip(fns, walls, cpus, strict=True):
+            start, start_cpu = time.perf_counter(), time.process_time()
             fn()
             _sync(device)
-            bucket.append(time.perf_counter() - start)
-    return [statistics.median(t) for t in times]
+            wall.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
+    return [Timing(statistics.median(w), statistics.median(c))
+            for w, c in zip(walls, cpus, strict=True)]
 
 
 # --------------------------------------------------------------------------- events
-def track_batch(n_total: int, batch: int, size: int, dim: int, seed: int) -> np.ndarray:
-    """[n_total, 1+dim] int32 coordinates: ``batch`` track events of n_total/batch voxels."""
+def event_batch(kind: str, n_total: int, batch: int, size: int, dim: int,
+                seed: int) -> np.ndarray:
+    """[n_total, 1+dim] int32 coordinates: ``batch`` events of n_total/batch voxels each,
+    thin tracks (``kind="tracks"``) or one dense shower blob each (``"shower"``)."""
     rng = np.random.default_rng(seed)
+    make = track_event if kind == "tracks" else shower_blob
     parts = []
     for b in range(batch):
-        vox = track_event(rng, n_total // batch, size, dim)
+        vox = make(rng, n_total // batch, size, dim)
         parts.append(np.concatenate([np.full((len(vox), 1), b, np.int32), vox], axis=1))
     return np.concatenate(parts)
+
+
+def track_batch(n_total: int, batch: int, size: int, dim: int, seed: int) -> np.ndarray:
+    return event_batch("tracks", n_total, batch, size, dim, seed)
 
 
 # --------------------------------------------------------------------------- spconv side
@@ -98,13 +122,17 @@ def spconv_weight(weight: torch.Tensor, kernel: int, dim: int) -> torch.Tensor:
     return w.permute(dim + 1, *range(dim), dim).contiguous()
 
 
-def rows_by_site(coords: torch.Tensor, feats: torch.Tensor) -> torch.Tensor:
-    """Features reordered by (batch, z, y, x) so two implementations' outputs line up."""
+def site_order(coords: torch.Tensor) -> torch.Tensor:
+    """Permutation putting rows in (batch, axis 0, ...) order, to line two outputs up."""
     c = coords.to(torch.int64)
     key = c[:, 0]
     for axis in range(1, c.shape[1]):
         key = key * 4096 + c[:, axis]
-    return feats[torch.argsort(key)]
+    return torch.argsort(key)
+
+
+def rows_by_site(coords: torch.Tensor, feats: torch.Tensor) -> torch.Tensor:
+    return feats[site_order(coords)]
 
 
 def wrong_rows(ours: torch.Tensor, theirs: torch.Tensor) -> int:
@@ -113,186 +141,359 @@ def wrong_rows(ours: torch.Tensor, theirs: torch.Tensor) -> int:
     return int(bad.sum())
 
 
+def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).abs().max() / b.abs().max().clamp(min=1e-30))
+
+
 # --------------------------------------------------------------------------- conv table
+@dataclass(frozen=True)
+class ConvCase:
+    label: str
+    dim: int
+    events: str  # "tracks" or "shower"
+    voxels: int
+    batch: int
+    channels: int
+    kernel: int
+    op: str  # "subm" or "k2s2" (strided, then its inverse)
+
+
+SIZE = 512
 CONV_CASES = [
-    # (label, total voxels, batch)
-    ("20k b1", 20_000, 1),
-    ("100k b1", 100_000, 1),
-    ("80k b4", 80_000, 4),
-    ("400k b4", 400_000, 4),
+    # 2D: three wire planes of 512^2 at ~1 % occupancy, one batch entry per plane.
+    ConvCase("2D 3x512² 7.8k", 2, "tracks", 7_800, 3, 32, 3, "subm"),
+    ConvCase("2D 3x512² 7.8k", 2, "tracks", 7_800, 3, 32, 5, "subm"),
+    ConvCase("2D 3x512² 7.8k", 2, "tracks", 7_800, 3, 32, 2, "k2s2"),
+    ConvCase("3D shower 60k", 3, "shower", 60_000, 1, 64, 3, "subm"),
+    ConvCase("3D shower 150k", 3, "shower", 150_000, 1, 16, 3, "subm"),
+    ConvCase("3D shower 150k", 3, "shower", 150_000, 1, 16, 2, "k2s2"),
+    ConvCase("3D tracks 20k", 3, "tracks", 20_000, 1, 16, 3, "subm"),
+    ConvCase("3D tracks 100k", 3, "tracks", 100_000, 1, 16, 2, "k2s2"),
+    ConvCase("3D tracks 400k b4", 3, "tracks", 400_000, 4, 16, 3, "subm"),
 ]
-QUICK_CONV_CASES = [("5k b1", 5_000, 1), ("8k b2", 8_000, 2)]
+QUICK_CONV_CASES = [
+    ConvCase("2D 3x512² 1.5k", 2, "tracks", 1_500, 3, 8, 3, "subm"),
+    ConvCase("3D shower 5k", 3, "shower", 5_000, 1, 8, 3, "subm"),
+    ConvCase("3D tracks 5k", 3, "tracks", 5_000, 1, 8, 2, "k2s2"),
+]
+
+
+def _name(case: ConvCase) -> str:
+    return f"{case.op} k{case.kernel} c{case.channels}" if case.op == "subm" else (
+        f"k2s2 c{case.channels}")
 
 
 def conv_table(args: argparse.Namespace, device: torch.device) -> list[dict]:
     spconv = None if (args.no_spconv or device.type != "cpu") else load_spconv()
     cases = QUICK_CONV_CASES if args.quick else CONV_CASES
-    threads = [int(t) for t in args.threads.split(",")] if device.type == "cpu" else [0]
+    if args.match:
+        cases = [c for c in cases if args.match in f"{c.label} {_name(c)}"]
+    threads = _threads(args, device)
     rows = []
-    size, dim, channels = 512, 3, 16
-    for label, n_total, batch in cases:
-        coords_np = track_batch(n_total, batch, size, dim, seed=n_total + batch)
-        coords = torch.from_numpy(coords_np).to(device)
-        gen = torch.Generator().manual_seed(0)
-        feats = torch.randn(len(coords), channels, generator=gen).to(device)
-        for op in ("subm", "k2s2", "k3s2"):
-            for n_threads in threads:
-                if n_threads:
-                    torch.set_num_threads(n_threads)
-                new = _conv_case(
-                    args, device, spconv, label, op, n_threads, coords, feats, size, batch, channels
-                )
-                _print_conv_row(new)
-                rows.extend(new)
+    for case in cases:
+        coords = torch.from_numpy(event_batch(case.events, case.voxels, case.batch, SIZE,
+                                              case.dim, seed=case.voxels + case.batch))
+        feats = torch.randn(len(coords), case.channels,
+                            generator=torch.Generator().manual_seed(0))
+        bench = ConvBench(case, coords.to(device), feats.to(device), spconv)
+        # Small cases are quick and noisier: more repeats for the same confidence.
+        repeats = args.repeats * 3 if case.voxels < 30_000 else args.repeats
+        for n_threads in threads:
+            if n_threads:
+                torch.set_num_threads(n_threads)
+            new = bench.run(n_threads, repeats, device)
+            for row in new:
+                _print_conv_row(row)
+            rows.extend(new)
     return rows
 
 
-def _conv_case(
-    args, device, spconv, label, op, n_threads, coords, feats, size, batch, channels
-) -> list[dict]:
-    """Time ours (and spconv's) forward, forward+backward and the inverse convolution."""
-    dim = 3
-    shape = (size,) * dim
-    torch.manual_seed(1)
-    kernel = 3 if op in ("subm", "k3s2") else 2
-    if op == "subm":
-        layer = SubMConv(dim, channels, channels, 3, bias=False).to(device)
-        inverse = None
-    else:
-        layer = SparseConv(dim, channels, channels, kernel, 2, bias=False).to(device)
-        inverse = SparseInverseConv(dim, channels, channels, kernel, 2, bias=False).to(device)
-    grad_feats = feats.detach().clone().requires_grad_(True)
+def _threads(args: argparse.Namespace, device: torch.device) -> list[int]:
+    return [int(t) for t in args.threads.split(",")] if device.type == "cpu" else [0]
 
-    def ours_forward() -> None:
+
+class ConvBench:
+    """One layer (and its inverse for k2s2), ours and spconv's with the same weights."""
+
+    def __init__(self, case: ConvCase, coords: torch.Tensor, feats: torch.Tensor,
+                 spconv) -> None:  # noqa: ANN001 - optional module
+        self.case, self.coords, self.feats, self.spconv = case, coords, feats, spconv
+        dim, c, k = case.dim, case.channels, case.kernel
+        self.shape = (SIZE,) * dim
+        torch.manual_seed(1)
+        device = feats.device
+        if case.op == "subm":
+            self.layer = SubMConv(dim, c, c, k, bias=False).to(device)
+            self.inverse = None
+        else:
+            self.layer = SparseConv(dim, c, c, k, 2, bias=False).to(device)
+            self.inverse = SparseInverseConv(dim, c, c, k, 2, bias=False).to(device)
+        self.x0 = SparseTensor(coords, feats, self.shape, batch_size=case.batch)
         with torch.no_grad():
-            layer(SparseTensor(coords, feats, shape, batch_size=batch))
+            self.coarse0 = self.layer(self.x0)  # builds and caches the map
+        self.reference: tuple[torch.Tensor, ...] | None = None
+        if spconv is not None:
+            self._spconv_layers()
 
-    def ours_train() -> None:
-        x = SparseTensor(coords, grad_feats, shape, batch_size=batch)
-        layer(x).feats.sum().backward()
-        grad_feats.grad = None
-        layer.zero_grad(set_to_none=True)
+    # ---- ours
+    def ours(self) -> dict[str, Callable[[], None]]:
+        layer, x0, feats = self.layer, self.x0, self.feats
+        grad_feats = feats.detach().clone().requires_grad_(True)
 
-    fns = {"ours_fwd": ours_forward, "ours_fwdbwd": ours_train}
-    if inverse is not None:
-        x_fine = SparseTensor(coords, feats, shape, batch_size=batch)
-        coarse = layer(x_fine)
-        coarse_feats = coarse.feats.detach().requires_grad_(True)
-        coarse = coarse.replace(coarse_feats)
+        def forward_reused() -> None:
+            with torch.no_grad():
+                layer(x0.replace(feats))
 
-        def ours_inverse() -> None:
-            inverse(coarse, x_fine).feats.sum().backward()
-            coarse_feats.grad = None
-            inverse.zero_grad(set_to_none=True)
+        def train_reused() -> None:
+            layer(x0.replace(grad_feats)).feats.sum().backward()
+            grad_feats.grad = None
+            layer.zero_grad(set_to_none=True)
 
-        fns["ours_inv"] = ours_inverse
-    extra: dict = {}
-    if spconv is not None:
-        fns.update(_spconv_side(spconv, kernel, layer, inverse, coords, feats, shape, batch, extra))
-    times = dict(zip(fns, median_times(list(fns.values()), args.repeats, device), strict=True))
-    row = {
-        "case": label,
-        "op": op,
-        "threads": n_threads,
-        "ours_fwd": times["ours_fwd"],
-        "ours_fwdbwd": times["ours_fwdbwd"],
-        **extra,
-    }
-    if "sp_fwd" in times:
-        row["spconv_fwd"], row["spconv_fwdbwd"] = times["sp_fwd"], times["sp_fwdbwd"]
-    rows = [row]
-    if inverse is not None:
-        inv = {
-            "case": label,
-            "op": op + " inverse",
-            "threads": n_threads,
-            "ours_fwd": float("nan"),
-            "ours_fwdbwd": times["ours_inv"],
-        }
-        if "sp_inv" in times:
-            inv["spconv_fwdbwd"] = times["sp_inv"]
-        rows.append(inv)
-    return rows
+        def train_in_call() -> None:
+            x = SparseTensor(self.coords, grad_feats, self.shape, batch_size=self.case.batch)
+            layer(x).feats.sum().backward()
+            grad_feats.grad = None
+            layer.zero_grad(set_to_none=True)
 
+        fns = {"ours_fwd": forward_reused, "ours_fb": train_reused, "ours_fb_call": train_in_call}
+        if self.inverse is not None:
+            inverse = self.inverse
+            coarse_feats = self.coarse0.feats.detach().clone().requires_grad_(True)
+            coarse = self.coarse0.replace(coarse_feats)
 
-def _spconv_side(spconv, kernel, layer, inverse, coords, feats, shape, batch, extra: dict) -> dict:
-    """spconv's callables on the same sites and weights; counts its disagreeing rows."""
-    dim = 3
-    c32 = coords.int().contiguous()
-    if inverse is None:
-        sp_layer = spconv.SubMConv3d(16, 16, 3, bias=False, indice_key="bench_subm")
-    else:
-        sp_layer = spconv.SparseConv3d(
-            16, 16, kernel, stride=2, padding=(kernel - 1) // 2, bias=False, indice_key="bench_down"
-        )
-    with torch.no_grad():
-        sp_layer.weight.copy_(spconv_weight(layer.weight, kernel, dim))
-    grad_feats = feats.detach().clone().requires_grad_(True)
+            def inverse_train() -> None:
+                inverse(coarse, x0).feats.sum().backward()
+                coarse_feats.grad = None
+                inverse.zero_grad(set_to_none=True)
 
-    def theirs_forward():
-        with torch.no_grad():
-            return sp_layer(spconv.SparseConvTensor(feats, c32, list(shape), batch))
-
-    def theirs_train() -> None:
-        x = spconv.SparseConvTensor(grad_feats, c32, list(shape), batch)
-        sp_layer(x).features.sum().backward()
-        grad_feats.grad = None
-        sp_layer.zero_grad(set_to_none=True)
-
-    # Disagreement: ours is thread-count independent, so it is the reference.
-    with torch.no_grad():
-        ours = layer(SparseTensor(coords, feats, shape, batch_size=batch))
-    ref = rows_by_site(ours.coords, ours.feats)
-    wrong = []
-    for _ in range(3):
-        out = theirs_forward()
-        got = rows_by_site(out.indices, out.features)
-        wrong.append(wrong_rows(ref, got) if got.shape == ref.shape else len(ref))
-    extra["spconv_wrong_rows"] = max(wrong)
-    extra["rows"] = len(ref)
-    fns = {"sp_fwd": theirs_forward, "sp_fwdbwd": theirs_train}
-    if inverse is None:
+            fns["ours_inv"] = inverse_train
         return fns
-    sp_inv = spconv.SparseInverseConv3d(16, 16, kernel, bias=False, indice_key="bench_down")
-    with torch.no_grad():
-        sp_inv.weight.copy_(spconv_weight(inverse.weight, kernel, dim))
-    coarse = sp_layer(spconv.SparseConvTensor(feats, c32, list(shape), batch))
-    coarse_feats = coarse.features.detach().requires_grad_(True)
-    coarse = coarse.replace_feature(coarse_feats)
 
-    def theirs_inverse() -> None:
-        sp_inv(coarse).features.sum().backward()
-        coarse_feats.grad = None
-        sp_inv.zero_grad(set_to_none=True)
+    def ours_result(self, upstream: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(output rows in site order, input gradient, weight gradient as spconv's)."""
+        feats = self.feats.detach().clone().requires_grad_(True)
+        self.layer.zero_grad(set_to_none=True)
+        out = self.layer(self.x0.replace(feats))
+        order = site_order(out.coords)
+        aligned = torch.empty_like(upstream)
+        aligned[order] = upstream
+        (out.feats * aligned).sum().backward()
+        grad_w = spconv_weight(self.layer.weight.grad, self.case.kernel, self.case.dim)
+        self.layer.zero_grad(set_to_none=True)
+        return out.feats.detach()[order], feats.grad, grad_w
 
-    fns["sp_inv"] = theirs_inverse
-    return fns
+    # ---- spconv
+    def _spconv_layers(self) -> None:
+        sp, case = self.spconv, self.case
+        dim, c, k = case.dim, case.channels, case.kernel
+        if case.op == "subm":
+            cls = sp.SubMConv3d if dim == 3 else sp.SubMConv2d
+            self.sp_layer = cls(c, c, k, bias=False, indice_key="bench")
+        else:
+            cls = sp.SparseConv3d if dim == 3 else sp.SparseConv2d
+            self.sp_layer = cls(c, c, k, stride=2, padding=(k - 1) // 2, bias=False,
+                                indice_key="bench")
+        with torch.no_grad():
+            self.sp_layer.weight.copy_(spconv_weight(self.layer.weight, k, dim))
+        self.c32 = self.coords.int().contiguous()
+        x0 = self._sp_tensor(self.feats)
+        self.sp_out0 = self.sp_layer(x0)
+        # A submanifold output carries its pairs under the key and has the input's rows.
+        self.sp_base = self.sp_out0 if case.op == "subm" else x0
+        if self.inverse is not None:
+            cls = sp.SparseInverseConv3d if dim == 3 else sp.SparseInverseConv2d
+            self.sp_inv = cls(c, c, k, bias=False, indice_key="bench")
+            with torch.no_grad():
+                self.sp_inv.weight.copy_(spconv_weight(self.inverse.weight, k, dim))
+
+    def _sp_tensor(self, feats: torch.Tensor):  # noqa: ANN202 - optional module
+        return self.spconv.SparseConvTensor(feats, self.c32, list(self.shape), self.case.batch)
+
+    def theirs(self) -> dict[str, Callable[[], None]]:
+        layer, base, feats = self.sp_layer, self.sp_base, self.feats
+        grad_feats = feats.detach().clone().requires_grad_(True)
+
+        def forward_reused() -> None:
+            with torch.no_grad():
+                layer(base.replace_feature(feats))
+
+        def train_reused() -> None:
+            layer(base.replace_feature(grad_feats)).features.sum().backward()
+            grad_feats.grad = None
+            layer.zero_grad(set_to_none=True)
+
+        def train_in_call() -> None:
+            layer(self._sp_tensor(grad_feats)).features.sum().backward()
+            grad_feats.grad = None
+            layer.zero_grad(set_to_none=True)
+
+        fns = {"sp_fwd": forward_reused, "sp_fb": train_reused, "sp_fb_call": train_in_call}
+        if self.inverse is not None:
+            inverse = self.sp_inv
+            coarse_feats = self.sp_out0.features.detach().clone().requires_grad_(True)
+            coarse = self.sp_out0.replace_feature(coarse_feats)
+
+            def inverse_train() -> None:
+                inverse(coarse).features.sum().backward()
+                coarse_feats.grad = None
+                inverse.zero_grad(set_to_none=True)
+
+            fns["sp_inv"] = inverse_train
+        return fns
+
+    def theirs_result(self, upstream: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        feats = self.feats.detach().clone().requires_grad_(True)
+        self.sp_layer.zero_grad(set_to_none=True)
+        out = self.sp_layer(self.sp_base.replace_feature(feats))
+        order = site_order(out.indices)
+        aligned = torch.empty_like(upstream)
+        aligned[order] = upstream
+        (out.features * aligned).sum().backward()
+        grad_w = self.sp_layer.weight.grad.clone()
+        self.sp_layer.zero_grad(set_to_none=True)
+        return out.features.detach()[order], feats.grad, grad_w
+
+    # ---- one thread count
+    def run(self, n_threads: int, repeats: int, device: torch.device) -> list[dict]:
+        case = self.case
+        upstream = torch.randn(self.coarse0.num_sites, case.channels,
+                               generator=torch.Generator().manual_seed(2)).to(device)
+        ours = self.ours_result(upstream)
+        row: dict = {"case": case.label, "op": _name(case), "threads": n_threads}
+        # Ours must not change with the thread count: compare against the first count run.
+        if self.reference is None:
+            self.reference = ours
+            row["bitwise"] = "ref"
+        else:
+            same = all(torch.equal(a, b) for a, b in zip(ours, self.reference, strict=True))
+            row["bitwise"] = "yes" if same else "NO"
+        fns = self.ours()
+        if self.spconv is not None:
+            theirs = self.theirs_result(upstream)
+            if n_threads == 1:
+                # spconv's CPU build is only right on one thread: compare there.
+                row["err"] = max(rel_err(a, b) for a, b in zip(ours, theirs, strict=True))
+            row["sp_wrong"] = wrong_rows(ours[0], theirs[0]) if (
+                theirs[0].shape == ours[0].shape) else len(ours[0])
+            row["rows"] = len(ours[0])
+            fns.update(self.theirs())
+        timings = median_times(list(fns.values()), repeats, device)
+        times = {name: t.wall for name, t in zip(fns, timings, strict=True)}
+        times.update({name + "_cpu": t.cpu for name, t in zip(fns, timings, strict=True)})
+        row.update(times)
+        rows = [row]
+        if "ours_inv" in times:
+            rows.append({"case": case.label, "op": "k2s2 inverse", "threads": n_threads,
+                         "ours_fb": times["ours_inv"], "sp_fb": times.get("sp_inv"),
+                         "ours_fb_cpu": times["ours_inv_cpu"],
+                         "sp_fb_cpu": times.get("sp_inv_cpu")})
+        return rows
 
 
-def _print_conv_row(rows: list[dict]) -> None:
-    for row in rows:
-        line = (
-            f"{row['case']:>8} {row['op']:>14} {row['threads']:>3} "
-            f"{_ms(row['ours_fwd'])} {_ms(row['ours_fwdbwd'])}"
-        )
-        if "spconv_fwdbwd" in row:
-            line += (
-                f" {_ms(row.get('spconv_fwd', float('nan')))} "
-                f"{_ms(row['spconv_fwdbwd'])} "
-                f"{_ratio(row['ours_fwd'], row.get('spconv_fwd', float('nan')))} "
-                f"{_ratio(row['ours_fwdbwd'], row['spconv_fwdbwd'])}"
-            )
-            if "spconv_wrong_rows" in row:
-                line += f" {row['spconv_wrong_rows']:>6}/{row['rows']}"
-        print(line, flush=True)
+def _print_conv_header() -> None:
+    print(f"{'case':>17} {'op':>12} {'thr':>3} | {'ours fwd':>8} {'ours f+b':>8} "
+          f"{'sp fwd':>8} {'sp f+b':>8} {'r fwd':>5} {'r f+b':>5} {'cpu r':>5} | "
+          f"{'ours f+b':>8} {'sp f+b':>8} {'r f+b':>5} {'cpu r':>5} | {'err vs sp':>9} "
+          f"{'sp wrong':>13} {'1=2thr':>6}")
 
 
-def _ms(t: float) -> str:
-    return f"{t * 1e3:9.1f}" if t == t else f"{'-':>9}"
+def _print_conv_row(row: dict) -> None:
+    nan = float("nan")
+    get = row.get
+    line = (f"{row['case']:>17} {row['op']:>12} {row['threads']:>3} | "
+            f"{_ms(get('ours_fwd', nan))} {_ms(get('ours_fb', nan))} "
+            f"{_ms(get('sp_fwd', nan))} {_ms(get('sp_fb', nan))} "
+            f"{_ratio(get('ours_fwd', nan), get('sp_fwd', nan))} "
+            f"{_ratio(get('ours_fb', nan), get('sp_fb', nan))} "
+            f"{_ratio(get('ours_fb_cpu', nan), get('sp_fb_cpu', nan))} | "
+            f"{_ms(get('ours_fb_call', nan))} {_ms(get('sp_fb_call', nan))} "
+            f"{_ratio(get('ours_fb_call', nan), get('sp_fb_call', nan))} "
+            f"{_ratio(get('ours_fb_call_cpu', nan), get('sp_fb_call_cpu', nan))} | ")
+    line += f"{row['err']:9.1e}" if "err" in row else f"{'-':>9}"
+    line += (f" {row['sp_wrong']:>6}/{row['rows']:<6}" if "sp_wrong" in row else f" {'-':>13}")
+    line += f" {row.get('bitwise', '-'):>6}"
+    print(line, flush=True)
 
 
-def _ratio(a: float, b: float) -> str:
-    return f"{a / b:6.2f}" if a == a and b == b else f"{'-':>6}"
+def _ms(t: float | None) -> str:
+    return f"{t * 1e3:8.1f}" if t is not None and t == t else f"{'-':>8}"
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    ok = a is not None and b is not None and a == a and b == b
+    return f"{a / b:5.2f}" if ok else f"{'-':>5}"
+
+
+# --------------------------------------------------------------------------- training step
+STEP_CASES = [
+    # (label, model name): the trainer's default architecture and batch size.
+    ("2D U-ResNet", "uresnet2d"),
+    ("3D U-ResNet", "uresnet3d"),
+]
+
+
+def step_table(args: argparse.Namespace, device: torch.device) -> list[dict]:
+    """One training step (forward, loss, backward) of the U-ResNet, ours against the same
+    network from spconv layers, cycling through a few generated batches."""
+    from models import MODEL_DEFAULTS, MODEL_TASKS
+    from models.data.generator import generate_events
+    from models.data.loader import collate
+    from models.uresnet import UResNet
+
+    spconv = None if (args.no_spconv or device.type != "cpu") else load_spconv()
+    rows = []
+    for label, name in STEP_CASES:
+        task, hp = MODEL_TASKS[name], MODEL_DEFAULTS[name]
+        dim, kind = task["dim"], task["kind"]
+        arch = {k: hp[k] for k in ("depth", "filters", "reps", "kernel_size")}
+        rng = np.random.default_rng(0)
+        batches = []
+        for _ in range(2 if args.quick else 4):
+            events = generate_events(kind, rng, hp["batch_size"])
+            batches.append(collate(events, range(len(events)), kind, (SIZE,) * dim))
+        torch.manual_seed(0)
+        ours = UResNet(dim, **arch).to(device)
+        ours_state = {"i": 0}
+
+        def ours_step(net=ours, state=ours_state, batches=batches) -> None:
+            b = batches[state["i"] % len(batches)]
+            state["i"] += 1
+            x = SparseTensor(b.coords.to(device), b.feats.to(device), b.spatial_shape,
+                             batch_size=b.batch_size)
+            loss = nn.functional.cross_entropy(net(x), b.semantic.to(device))
+            net.zero_grad(set_to_none=True)
+            loss.backward()
+
+        fns = {"ours": ours_step}
+        if spconv is not None:
+            theirs = SpconvUResNet(spconv, dim, **arch)
+            sp_state = {"i": 0}
+
+            def sp_step(net=theirs, state=sp_state, batches=batches) -> None:
+                b = batches[state["i"] % len(batches)]
+                state["i"] += 1
+                x = spconv.SparseConvTensor(b.feats, b.coords, list(b.spatial_shape),
+                                            b.batch_size)
+                loss = nn.functional.cross_entropy(net(x), b.semantic)
+                net.zero_grad(set_to_none=True)
+                loss.backward()
+
+            fns["spconv"] = sp_step
+        sites = sum(len(b.coords) for b in batches) / len(batches)
+        for n_threads in _threads(args, device):
+            if n_threads:
+                torch.set_num_threads(n_threads)
+            timings = dict(zip(fns, median_times(list(fns.values()), args.repeats, device),
+                               strict=True))
+            times = {name: t.wall for name, t in timings.items()}
+            cpu = {name: t.cpu for name, t in timings.items()}
+            row = {"case": label, "sites": sites, "threads": n_threads, **times,
+                   **{name + "_cpu": t for name, t in cpu.items()}}
+            print(f"{label:>12} {sites:8.0f} {n_threads:>3} {_ms(times['ours'])} "
+                  f"{_ms(times.get('spconv'))} {_ratio(times['ours'], times.get('spconv'))} "
+                  f"{_ratio(cpu['ours'], cpu.get('spconv'))}", flush=True)
+            rows.append(row)
+    return rows
 
 
 # --------------------------------------------------------------------------- dense table
@@ -469,8 +670,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-spconv", action="store_true", help="skip the spconv columns")
     parser.add_argument(
-        "--only", choices=["conv", "dense"], default=None, help="run one table only"
+        "--only", choices=["conv", "step", "dense"], action="append", default=None,
+        help="run this table only (repeatable; default: all)"
     )
+    parser.add_argument("--match", default="",
+                        help="only the convolution cases whose 'case op' text contains this")
     parser.add_argument("--max-dense-size", type=int, default=0,
                         help="skip sparse-vs-dense cases with a larger grid (0: run all)")
     parser.add_argument("--probe", choices=["sparse", "dense"], help=argparse.SUPPRESS)
@@ -492,18 +696,21 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(dense_probe(args.probe, args.probe_case, args.device, args.repeats)))
         return 0
 
-    print(f"# torch {torch.__version__}, device {device}, repeats {args.repeats} (median)")
-    if args.only in (None, "conv"):
-        print(
-            "\n## 3D 512^3 track events, 16->16 channels: time in ms "
-            "(subm/strided include the map build)"
-        )
-        print(
-            f"{'case':>8} {'op':>14} {'thr':>3} {'ours fwd':>9} {'ours f+b':>9}"
-            f" {'sp fwd':>9} {'sp f+b':>9} {'r fwd':>6} {'r f+b':>6} {'sp wrong rows':>13}"
-        )
+    tables = args.only or ["conv", "step", "dense"]
+    print(f"# torch {torch.__version__}, device {device}, repeats {args.repeats} (median of "
+          "interleaved runs)")
+    if "conv" in tables:
+        print("\n## one layer, time in ms: with the map reused | with the map built in the "
+              "call | exactness")
+        _print_conv_header()
         conv_table(args, device)
-    if args.only in (None, "dense"):
+    if "step" in tables:
+        print("\n## U-ResNet training step (forward, loss, backward; maps built once per "
+              "step), ms")
+        print(f"{'case':>12} {'sites':>8} {'thr':>3} {'ours':>8} {'spconv':>8} {'ratio':>5} "
+              f"{'cpu r':>5}")
+        step_table(args, device)
+    if "dense" in tables:
         print(
             "\n## sparse vs dense small U-Net, one training step (fwd+bwd), threads="
             f"{args.threads.split(',')[-1] if device.type == 'cpu' else '-'}"

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from kernels.kmap import KernelMap
 from kernels.sparse_conv_function import sparse_conv
 from kernels.tensor import SparseTensor, _as_tuple
 
@@ -52,7 +53,8 @@ class _SparseConvBase(nn.Module):
             raise ValueError(f"{type(self).__name__} expects {self.in_channels} input channels, "
                              f"got {x.feats.shape[1]}")
 
-    def _finish(self, out: torch.Tensor) -> torch.Tensor:
+    def _convolve(self, x: SparseTensor, kmap: KernelMap) -> torch.Tensor:
+        out = sparse_conv(x.feats, self.weight, kmap, x.manager.workspace(x.device))
         return out + self.bias if self.bias is not None else out
 
     def extra_repr(self) -> str:
@@ -76,7 +78,7 @@ class SubMConv(_SparseConvBase):
     def forward(self, x: SparseTensor) -> SparseTensor:
         self._check_input(x)
         kmap = x.manager.submanifold_map(x.coord_id, self.kernel_size, self.dilation)
-        return x.replace(self._finish(sparse_conv(x.feats, self.weight, kmap)))
+        return x.replace(self._convolve(x, kmap))
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", dilation={self.dilation}"
@@ -106,7 +108,7 @@ class SparseConv(_SparseConvBase):
     def forward(self, x: SparseTensor) -> SparseTensor:
         self._check_input(x)
         out_id, kmap = x.manager.downsample(x.coord_id, self.kernel_size, self.stride)
-        feats = self._finish(sparse_conv(x.feats, self.weight, kmap))
+        feats = self._convolve(x, kmap)
         return SparseTensor._from_set(feats, x.manager, out_id)
 
     def extra_repr(self) -> str:
@@ -145,7 +147,7 @@ class SparseInverseConv(_SparseConvBase):
             coarse_id = target.manager.add(x.manager.get(x.coord_id))
             kmap = target.manager.upsample_map(coarse_id, target.coord_id, self.kernel_size,
                                                self.stride)
-        feats = self._finish(sparse_conv(x.feats, self.weight, kmap))
+        feats = self._convolve(x, kmap)
         return target.replace(feats)
 
     def extra_repr(self) -> str:

@@ -14,6 +14,7 @@ import torch
 
 from kernels import kmap as _kmap
 from kernels.coordinate_set import CoordinateSet
+from kernels.workspace import Workspace, workspace_for
 
 
 class CoordinateManager:
@@ -22,6 +23,7 @@ class CoordinateManager:
         self.batch_size = batch_size
         self._sets: list[CoordinateSet] = []
         self._cache: dict[Hashable, Any] = {}
+        self._workspace: Workspace | None = None
 
     def add(self, cs: CoordinateSet) -> int:
         self._sets.append(cs)
@@ -29,6 +31,12 @@ class CoordinateManager:
 
     def get(self, cid: int) -> CoordinateSet:
         return self._sets[cid]
+
+    def workspace(self, device: torch.device) -> Workspace:
+        """Buffers shared by the convolutions on this manager's sets (one at a time)."""
+        if self._workspace is None:
+            self._workspace = workspace_for(self, device)
+        return self._workspace
 
     def cached(self, key: Hashable, build: Callable[[], Any]) -> Any:
         if key not in self._cache:

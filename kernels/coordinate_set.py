@@ -37,6 +37,8 @@ class CoordinateSet:
 
     def grid(self) -> torch.Tensor:
         """Coordinates in grid units of this stride [N, D]."""
+        if all(s == 1 for s in self.stride):
+            return self.coords[:, 1:]  # integer division is slow on CPUs; skip it at stride 1
         stride = torch.tensor(self.stride, dtype=torch.int64, device=self.coords.device)
         return torch.div(self.coords[:, 1:], stride, rounding_mode="floor")
 

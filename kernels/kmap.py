@@ -32,6 +32,8 @@ class KernelMap:
     n_out: int
     # Offset whose pairs are (i, i) for every row; kept implicit (a plain matmul, no gather).
     identity: int | None = None
+    # Offset K-1-k holds the pairs of offset k read backwards (a submanifold map).
+    mirrored: bool = False
     # Derived structures (row-sorted reduction matrices, the transposed map), built once and
     # shared with the transposed map, which holds the same index tensors.
     memo: dict[Any, Any] = field(default_factory=dict, repr=False)
@@ -53,8 +55,58 @@ class KernelMap:
         key = ("transposed", id(self))
         if key not in self.memo:
             self.memo[key] = KernelMap(self.out_idx, self.in_idx, self.bounds, self.n_out,
-                                       self.n_in, self.identity, self.memo)
+                                       self.n_in, self.identity, self.mirrored, self.memo)
         return self.memo[key]
+
+    def grouped_by(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """CSR of the pairs by ``index`` (``in_idx`` or ``out_idx``): (row pointers, pair
+        positions), each row's pairs in offset order (a fixed order: sums over it are
+        deterministic). Built once; a mirrored map derives one side from the other."""
+        other = self.in_idx if index is self.out_idx else self.out_idx
+        key, other_key = ("csr", id(index)), ("csr", id(other))
+        if key not in self.memo:
+            if self.mirrored and other_key in self.memo:
+                crow, col = self.memo[other_key]
+                self.memo[key] = (crow, _mirror(col, self.bounds))
+            else:
+                n_rows = self.n_out if index is self.out_idx else self.n_in
+                self.memo[key] = _group(index, self.bounds, n_rows)
+        return self.memo[key]
+
+
+def _group(index: torch.Tensor, bounds: tuple[int, ...],
+           n_rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Counting sort of the pairs by row: rows are unique within an offset, so one pass per
+    offset places its pairs after those of the earlier offsets (no comparison sort)."""
+    pairs = index.numel()
+    itype = torch.int32 if max(pairs, n_rows) < 2**31 else torch.int64
+    crow = torch.zeros(n_rows + 1, dtype=itype, device=index.device)
+    counts = torch.bincount(index, minlength=n_rows)
+    torch.cumsum(counts, 0, out=crow[1:])
+    col = torch.empty(pairs, dtype=itype, device=index.device)
+    position = torch.arange(pairs, dtype=itype, device=index.device)
+    if pairs == n_rows and bool((counts == 1).all()):
+        # One pair per row (the inputs of non-overlapping windows): a permutation.
+        return crow, col.index_put_((index,), position)
+    fill = crow[:-1].clone()
+    for k in range(len(bounds) - 1):
+        a, b = bounds[k], bounds[k + 1]
+        if a < b:
+            rows = index[a:b]
+            dest = fill.index_select(0, rows)
+            col.index_put_((dest,), position[a:b])
+            fill.index_put_((rows,), dest + 1)
+    return crow, col
+
+
+def _mirror(col: torch.Tensor, bounds: tuple[int, ...]) -> torch.Tensor:
+    """Pair positions moved from offset k to the same place in offset K-1-k."""
+    volume = len(bounds) - 1
+    shift = torch.tensor([bounds[volume - 1 - k] - bounds[k] for k in range(volume)],
+                         dtype=col.dtype, device=col.device)
+    counts = torch.tensor([bounds[k + 1] - bounds[k] for k in range(volume)], device=col.device)
+    per_pair = torch.repeat_interleave(shift, counts, output_size=bounds[-1])
+    return col + per_pair.index_select(0, col)
 
 
 def kernel_offsets(kernel: Sequence[int]) -> list[tuple[int, ...]]:
@@ -90,7 +142,8 @@ def submanifold_map(cs: CoordinateSet, kernel: Sequence[int],
             ins[k], outs[k] = in_rows, out_rows
             ins[volume - 1 - k], outs[volume - 1 - k] = out_rows, in_rows
     counts = [t.numel() for t in ins]
-    return KernelMap(torch.cat(ins), torch.cat(outs), _bounds(counts), n, n, identity=centre)
+    return KernelMap(torch.cat(ins), torch.cat(outs), _bounds(counts), n, n, identity=centre,
+                     mirrored=True)
 
 
 def _window(kernel: Sequence[int], dilation: Sequence[int]) -> list[tuple[int, ...]]:
@@ -127,8 +180,8 @@ def _row_search(sorted_keys: torch.Tensor, grid_shape: Sequence[int], kernel: Se
     window = _window(kernel, dilation)
     # Past-the-end sentinels so that p + j never needs clamping.
     padded = torch.cat([sorted_keys, sorted_keys.new_full((width,), torch.iinfo(torch.int64).max)])
-    found = {}
-    for first in range(0, centre, width):
+    found = _centre_row(sorted_keys, width // 2, centre)
+    for first in range(0, centre - width // 2, width):
         offset = window[first]
         query = sorted_keys + _keys.offset_delta(offset, grid_shape)
         pos = torch.searchsorted(sorted_keys, query)
@@ -140,6 +193,20 @@ def _row_search(sorted_keys: torch.Tensor, grid_shape: Sequence[int], kernel: Se
             rows = torch.cat(hits) if j else hits[0]
             where = torch.cat([pos.index_select(0, h) + m for m, h in enumerate(hits)])
             found[first + j] = (rows, where)
+    return found
+
+
+def _centre_row(sorted_keys: torch.Tensor, reach: int,
+                centre: int) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+    """The window row through the centre needs no search: the neighbour ``d`` cells back
+    along the last axis has key ``s - d``, so it sits ``m <= d`` sorted places back."""
+    found = {}
+    for d in range(1, reach + 1):
+        hits = [((sorted_keys[m:] - sorted_keys[:-m]) == d).nonzero().squeeze(1) + m
+                for m in range(1, min(d, sorted_keys.numel() - 1) + 1)]
+        rows = torch.cat(hits) if len(hits) > 1 else (hits[0] if hits else sorted_keys[:0])
+        where = torch.cat([h - m for m, h in enumerate(hits, start=1)]) if hits else rows
+        found[centre - d] = (rows, where)
     return found
 
 
@@ -187,19 +254,16 @@ def _candidates(cs: CoordinateSet, kernel: Sequence[int], stride: Sequence[int],
             valid_axis[axis].append((v * stride[axis] == shifted) & (v >= 0)
                                     & (v < out_grid_shape[axis]))
             term_axis[axis].append((v + _keys.MARGIN) * terms_mult[axis])
-    codes, rows_all, keys_all = [], [], []
-    for code, offset in enumerate(kernel_offsets(kernel)):
-        mask = valid_axis[0][offset[0]]
-        for axis in range(1, len(offset)):
-            mask = mask & valid_axis[axis][offset[axis]]
-        rows = mask.nonzero().squeeze(1)
-        key = batch_term.index_select(0, rows)
-        for axis, o in enumerate(offset):
-            key += term_axis[axis][o].index_select(0, rows)
-        rows_all.append(rows)
-        keys_all.append(key)
-        codes.append(torch.full_like(rows, code))
-    return torch.cat(codes), torch.cat(rows_all), torch.cat(keys_all)
+    # All window offsets in one pass: one nonzero (one host sync on a GPU), not one each.
+    offsets = torch.tensor(kernel_offsets(kernel), dtype=torch.int64, device=device)  # [K, D]
+    mask = torch.stack(valid_axis[0]).index_select(0, offsets[:, 0])  # [K, n]
+    for axis in range(1, len(kernel)):
+        mask &= torch.stack(valid_axis[axis]).index_select(0, offsets[:, axis])
+    code, rows = mask.nonzero().unbind(1)  # by offset, then row
+    key = batch_term.index_select(0, rows)
+    for axis in range(len(kernel)):
+        key += torch.stack(term_axis[axis])[offsets[code, axis], rows]
+    return code, rows, key
 
 
 def downsample_map(cs: CoordinateSet, kernel: Sequence[int],
