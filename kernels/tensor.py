@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -12,7 +13,9 @@ from kernels.coordinate_set import CoordinateSet
 
 
 def _as_tuple(value: int | Sequence[int], dim: int, name: str) -> tuple[int, ...]:
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be an integer or one per spatial axis, got {value!r}")
+    if isinstance(value, int):
         return (value,) * dim
     out = tuple(int(v) for v in value)
     if len(out) != dim:
@@ -119,9 +122,9 @@ class SparseTensor:
                              f"got {list(feats.shape)}")
         return SparseTensor._from_set(feats, self.manager, self.coord_id)
 
-    def to(self, *args: object, **kwargs: object) -> SparseTensor:
+    def to(self, *args: Any, **kwargs: Any) -> SparseTensor:
         """Move or cast the features (and move the coordinates); the map cache starts anew."""
-        feats = self.feats.to(*args, **kwargs)  # type: ignore[arg-type]
+        feats = self.feats.to(*args, **kwargs)
         coords = self.coords.to(feats.device)
         return SparseTensor(coords, feats, self.spatial_shape, self.batch_size, self.stride)
 
