@@ -31,7 +31,13 @@ from hpsearch.progress_line import ProgressLine, eta, format_duration
 from hpsearch.sites import Site
 from hpsearch.sites.parsl_config import build_config
 from hpsearch.study_view import StudyView
-from workflows.trial_io import STATUS_OK, STATUS_PRUNED, TrialPaths, TrialResult
+from workflows.trial_io import (
+    STATUS_OK,
+    STATUS_PRUNED,
+    TrialPaths,
+    TrialResult,
+    parse_progress_line,
+)
 
 POLL_S = 0.25  # how long the loop sleeps when nothing happens
 PROGRESS_POLL_S = 1.0  # how often the progress files of running trials are read ...
@@ -323,12 +329,10 @@ class Driver:
         entry.progress_offset += end + 1
         metric = self.campaign.objective.metric
         for raw in chunk[: end + 1].splitlines():
-            try:
-                line = json.loads(raw)
-                value = float((line.get("metrics") or {})[metric])
-                step = int(line["step"])
-            except (ValueError, KeyError, TypeError, AttributeError):
-                continue  # a line without the campaign's metric: nothing to report
+            parsed = parse_progress_line(raw, metric)
+            if parsed is None:
+                continue  # a line without the campaign's metric as a number: nothing to report
+            step, value = parsed
             entry.last_values[metric] = value
             self.view.report(entry.number, step, value)
 
