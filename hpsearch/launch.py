@@ -16,6 +16,7 @@ import optuna
 from hpsearch.campaign import Campaign, load_campaign
 from hpsearch.campaign_setup import enqueue_design, resolve_concurrency, resolve_site
 from hpsearch.errors import UserError
+from hpsearch.file_modes import make_private
 from hpsearch.locate import DB_FILENAME, sqlite_url
 from hpsearch.sites import Site
 from hpsearch.storage import create_sqlite_file, open_storage
@@ -72,6 +73,7 @@ def create_campaign(campaign: Campaign, site: Site, directory: Path,
 def launch(campaign_path: str, directory: str | None, display: Any = None) -> int:
     from hpsearch.driver import drive
 
+    make_private()
     campaign = load_campaign(campaign_path)
     site = resolve_site(campaign)
     concurrency = resolve_concurrency(campaign, site)

@@ -38,8 +38,9 @@ def run_trial_command(command: list[str], trial_dir: str, env: dict[str, str],
         except OSError:
             pass
 
+    os.umask(0o077)  # the trial's files are private on any node, whatever the user's umask
     directory = Path(trial_dir)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     full_env = dict(os.environ)
     full_env.update(env)
     log_path = directory / "trial.log"
