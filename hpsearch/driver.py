@@ -26,6 +26,7 @@ from optuna.trial import TrialState
 
 from hpsearch import leftovers
 from hpsearch.campaign import Campaign
+from hpsearch.entrypoint_check import trial_pythonpath
 from hpsearch.objective import describe
 from hpsearch.progress_line import ProgressLine, eta, format_duration
 from hpsearch.sites import Site
@@ -217,10 +218,7 @@ class Driver:
         env[leftovers.ENV_MARK] = str(self.directory.resolve())
         # The campaign file's folder comes first, so `entrypoint = "mymodule:f"` next to it
         # imports; the package's own modules come from the environment.
-        path = [self.campaign.source_dir]
-        if env.get("PYTHONPATH") or os.environ.get("PYTHONPATH"):
-            path.append(env.get("PYTHONPATH") or os.environ["PYTHONPATH"])
-        env["PYTHONPATH"] = os.pathsep.join(path)
+        env["PYTHONPATH"] = trial_pythonpath(self.campaign, self.site)
         return env
 
     # ---- outcomes ----------------------------------------------------------------------

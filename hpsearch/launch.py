@@ -15,6 +15,7 @@ import optuna
 
 from hpsearch.campaign import Campaign, load_campaign
 from hpsearch.campaign_setup import enqueue_design, resolve_concurrency, resolve_site
+from hpsearch.entrypoint_check import check_entrypoint
 from hpsearch.errors import UserError
 from hpsearch.file_modes import make_private
 from hpsearch.locate import DB_FILENAME, sqlite_url
@@ -80,6 +81,7 @@ def launch(campaign_path: str, directory: str | None, display: Any = None) -> in
     from hpsearch.samplers import make_sampler
 
     make_sampler(campaign.sampler, campaign.seed, campaign.n_init)  # fails before creating
+    check_entrypoint(campaign, site)
     target = Path(directory) if directory else Path.cwd() / campaign.name
     text = Path(campaign_path).expanduser().read_text()
     storage = create_campaign(campaign, site, target.expanduser().resolve(), text)
