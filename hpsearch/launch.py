@@ -20,7 +20,7 @@ from hpsearch.errors import UserError
 from hpsearch.file_modes import make_private
 from hpsearch.locate import DB_FILENAME, sqlite_url
 from hpsearch.sites import Site
-from hpsearch.storage import create_sqlite_file, open_storage
+from hpsearch.storage import create_sqlite_file, open_storage, refuse_foreign_storage
 from workflows.trial_io import TRIALS_DIRNAME
 
 
@@ -82,6 +82,8 @@ def launch(campaign_path: str, directory: str | None, display: Any = None) -> in
 
     make_sampler(campaign.sampler, campaign.seed, campaign.n_init)  # fails before creating
     check_entrypoint(campaign, site)
+    if campaign.storage is not None:
+        refuse_foreign_storage(campaign.storage, campaign.name)
     target = Path(directory) if directory else Path.cwd() / campaign.name
     text = Path(campaign_path).expanduser().read_text()
     storage = create_campaign(campaign, site, target.expanduser().resolve(), text)

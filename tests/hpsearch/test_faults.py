@@ -3,15 +3,20 @@ documented state (README, "Reliability")."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sqlite3
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
+import optuna
 import pytest
 from optuna.trial import TrialState
 from spine_helpers import _env, load, write_campaign
+
+from hpsearch.cli import main
 
 BRANIN = """x = { type = "float", low = -5.0, high = 10.0 }
 y = { type = "float", low = 0.0, high = 15.0 }"""
@@ -65,3 +70,41 @@ def test_files_are_private_whatever_the_umask(tmp_path: Path) -> None:
     names = {p.name for p in directory.rglob("*")}
     assert {"params.json", "result.json", "trial.log", "driver.json", "parsl"} <= names
     assert seen["dirs"] >= 4 and seen["files"] >= 8
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _foreign_sqlite(path: Path) -> None:
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY, owner TEXT)")
+        connection.execute("INSERT INTO accounts (owner) VALUES ('someone')")
+    connection.close()
+
+
+def _optuna_storage_with_study(path: Path, name: str) -> None:
+    storage = optuna.storages.RDBStorage(f"sqlite:///{path}")
+    optuna.create_study(storage=storage, study_name=name)
+    storage.engine.dispose()
+
+
+@pytest.mark.parametrize("make, field", [
+    (_foreign_sqlite, "another program's tables (accounts)"),
+    (lambda p: p.write_text("not a database at all\n" * 100), "not a database"),
+    (lambda p: _optuna_storage_with_study(p, "f"), "already holds a study 'f'"),
+], ids=["foreign tables", "not sqlite", "same study name"])
+def test_a_storage_of_someone_else_is_refused_and_left_unchanged(
+        tmp_path: Path, monkeypatch, capsys, make, field: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "other.db"
+    make(db)
+    before = _digest(db)
+    path = write_campaign(tmp_path, campaign(extra=f'storage = "sqlite:///{db}"'))
+    files = sorted(p.name for p in tmp_path.iterdir())
+    code = main(["launch", str(path), "--dir", str(tmp_path / "c")])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, lines
+    assert field in lines[0]
+    assert _digest(db) == before  # byte for byte, and no -wal or -journal beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == files
