@@ -26,7 +26,16 @@ from optuna.trial import TrialState
 
 from hpsearch import leftovers
 from hpsearch.campaign import Campaign
+from hpsearch.driver_faults import (
+    EXIT_FAULT,
+    EXIT_SIGNAL,
+    FAULTS,
+    describe_fault,
+    is_broken_output,
+    silence,
+)
 from hpsearch.entrypoint_check import trial_pythonpath
+from hpsearch.executor_watch import ExecutorWatch
 from hpsearch.objective import describe
 from hpsearch.progress_line import ProgressLine, eta, format_duration
 from hpsearch.sites import Site
@@ -88,6 +97,7 @@ class Driver:
         self.display = display or ProgressLine()
         self.inflight: dict[int, InFlight] = {}
         self.stop_reason: str | None = None
+        self.faulted = False  # stopped by a fault (executor lost, disk full...): non-zero exit
         self.started = time.monotonic()
         self.finished_this_run = 0
         self._last_progress_poll = 0.0
@@ -118,23 +128,30 @@ class Driver:
                 interchanges = [executor.interchange_proc for executor in dfk.executors.values()
                                 if getattr(executor, "interchange_proc", None) is not None]
                 leftovers.record_helpers(self.directory, [p.pid for p in interchanges])
-                while True:
-                    self._collect(block=False)
-                    if self.stop_reason is None and deadline and time.monotonic() >= deadline:
-                        self.stop_reason = "budget.wall_time reached"
-                    if self.stop_reason is not None:
-                        self.display.event(f"{self.stop_reason}: stopping; trials in flight are "
-                                           "recorded as interrupted")
-                        self._interrupt_inflight(self.stop_reason)
-                        if any(p.poll() is not None for p in interchanges):
-                            self._exit_without_parsl()
-                        break
-                    self._poll_progress()
-                    self._fill_slots()
-                    if not self.inflight:
-                        break  # nothing running and nothing left to submit: budget met
-                    self._show_status()
-                    self._collect(block=True)
+                watch = ExecutorWatch(interchanges)
+                try:
+                    while True:
+                        self._collect(block=False)
+                        if self.stop_reason is None:
+                            self.stop_reason = watch.lost()
+                            self.faulted = self.stop_reason is not None
+                        if self.stop_reason is None and deadline and time.monotonic() >= deadline:
+                            self.stop_reason = "budget.wall_time reached"
+                        if self.stop_reason is not None:
+                            self.display.event(f"{self.stop_reason}: stopping; trials in flight "
+                                               "are recorded as interrupted")
+                            self._interrupt_inflight(self.stop_reason)
+                            break
+                        self._poll_progress()
+                        self._fill_slots()
+                        if not self.inflight:
+                            break  # nothing running and nothing left to submit: budget met
+                        self._show_status()
+                        self._collect(block=True)
+                except FAULTS as err:  # disk full, output closed, database gone
+                    self._end_on_fault(err)
+                if watch.any_dead():
+                    self._exit_without_parsl()
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
             for sig, handler in previous.items():
@@ -146,14 +163,14 @@ class Driver:
         if self.stop_reason is not None:
             self.display.event(f"stopped ({self.stop_reason}); "
                                f"continue with: hpsearch resume {self.directory}")
-            return 130 if self.stop_reason.startswith("SIG") else 0
+            return self._exit_code()
         self.display.event(self._summary("budget met"))
         return 0
 
     def _exit_without_parsl(self) -> None:
-        """The interchange died with the driver's process group (a batch system's SIGTERM to
-        the whole job): Parsl's shutdown would wait for it forever. Everything is recorded,
-        so end the campaign's processes and leave."""
+        """The interchange died (with the driver's process group on a batch system's SIGTERM
+        to the whole job, or alone): Parsl's shutdown would wait for it forever. Everything
+        is recorded, so end the campaign's processes and leave."""
         self.display.event("Parsl's interchange is gone; ending its workers and trials directly")
         leftovers.reap(self.directory)
         leftovers.release(self.directory)
@@ -162,7 +179,26 @@ class Driver:
         self.display.close()
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(130)
+        os._exit(self._exit_code())
+
+    def _exit_code(self) -> int:
+        if self.faulted:
+            return EXIT_FAULT
+        return EXIT_SIGNAL if (self.stop_reason or "").startswith("SIG") else 0
+
+    def _end_on_fault(self, err: BaseException) -> None:
+        """Stop on a fault of the machine: say it once, record what can still be recorded."""
+        if is_broken_output(err):
+            silence(self.display.stream)
+        self.faulted = True
+        self.stop_reason = describe_fault(err)
+        try:
+            self.display.event(f"{self.stop_reason}: stopping; trials in flight are "
+                               "recorded as interrupted")
+            self._interrupt_inflight(self.stop_reason)
+        except FAULTS:
+            # The database takes no more writes: `resume` records them as interrupted.
+            self.inflight.clear()
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         # Only a flag: writing from a signal handler can collide with the loop's own output.

@@ -83,7 +83,7 @@ def create_app(reader: CampaignReader, token: str) -> Flask:
         )
         # Compared as bytes: compare_digest refuses str with non-ASCII characters, and any
         # offered token, whatever its characters, is a plain 401 when it is wrong.
-        return bool(offered) and secrets.compare_digest(
+        return offered is not None and offered != "" and secrets.compare_digest(
             offered.encode("utf-8", "surrogateescape"), token.encode("utf-8"))
 
     @app.before_request

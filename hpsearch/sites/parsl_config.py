@@ -29,6 +29,7 @@ from parsl.providers import LocalProvider, PBSProProvider, SlurmProvider
 from parsl.providers.base import ExecutionProvider
 
 from hpsearch.errors import UserError
+from hpsearch.sites.parsl_logging import BoundedFileLogging
 from hpsearch.sites.retry import block_error_handler, retry_cost
 from hpsearch.sites.schema import walltime_seconds
 from hpsearch.sites.site import Site
@@ -184,4 +185,5 @@ def build_config(site: Site, run_dir: Path, for_display: bool = False) -> Config
         strategy="simple",
         strategy_period=ex["strategy_period"],
         max_idletime=ex["max_idletime"],
+        initialize_logging=BoundedFileLogging(),
     )

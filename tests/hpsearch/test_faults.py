@@ -4,19 +4,25 @@ documented state (README, "Reliability")."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
+import signal
 import sqlite3
 import stat
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import optuna
 import pytest
 from optuna.trial import TrialState
-from spine_helpers import _env, load, write_campaign
+from spine_helpers import _env, load, start_cli, wait_for, write_campaign
 
+from hpsearch import leftovers
 from hpsearch.cli import main
+from hpsearch.driver_faults import EXIT_FAULT
 
 BRANIN = """x = { type = "float", low = -5.0, high = 10.0 }
 y = { type = "float", low = 0.0, high = 15.0 }"""
@@ -108,3 +114,124 @@ def test_a_storage_of_someone_else_is_refused_and_left_unchanged(
     assert field in lines[0]
     assert _digest(db) == before  # byte for byte, and no -wal or -journal beside it
     assert sorted(p.name for p in tmp_path.iterdir()) == files
+
+
+def _states(directory: Path) -> Counter:
+    return Counter(t.state.name for t in load(directory).get_trials())
+
+
+def _running(directory: Path) -> int:
+    try:
+        return _states(directory)["RUNNING"]
+    except Exception:  # the database is being created
+        return 0
+
+
+def _resume_to_the_budget(directory: Path, trials: int) -> None:
+    done = run_cli("resume", str(directory))
+    assert done.returncode == 0, done.stderr
+    study = load(directory)
+    assert _states(directory)["RUNNING"] == 0
+    used = [t for t in study.get_trials()
+            if t.state != TrialState.WAITING and not t.user_attrs.get("interrupted")]
+    assert len(used) == trials
+
+
+@pytest.mark.slow
+def test_a_closed_output_pipe_interrupts_in_flight_trials(tmp_path: Path) -> None:
+    space = BRANIN + '\nsleep = { type = "float", low = 0.5, high = 1.5 }'
+    path = write_campaign(tmp_path, campaign(trials=5, n_init=2, space=space))
+    directory = tmp_path / "c"
+    driver = subprocess.Popen([sys.executable, "-m", "hpsearch.cli", "launch", str(path),
+                               "--dir", str(directory)], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, env=_env())
+    assert driver.stdout is not None
+    first = driver.stdout.readline()  # as `hpsearch launch c.toml 2>&1 | head -1` would
+    driver.stdout.close()
+    assert b"campaign f" in first
+    assert driver.wait(timeout=120) == EXIT_FAULT
+    states = _states(directory)
+    assert states["RUNNING"] == 0, states
+    for trial in load(directory).get_trials():
+        if trial.user_attrs.get("interrupted"):
+            assert "output pipe was closed" in trial.user_attrs["fail_reason"]
+    _resume_to_the_budget(directory, 5)
+
+
+@pytest.mark.slow
+def test_a_dead_interchange_stops_the_driver_and_resume_continues(tmp_path: Path) -> None:
+    path = write_campaign(tmp_path, campaign(trials=3, n_init=2))
+    (tmp_path / "HOLD").touch()  # the first two trials wait until it goes
+    directory = tmp_path / "c"
+    driver = start_cli("launch", str(path), "--dir", str(directory))
+    try:
+        wait_for(lambda: _running(directory) == 2 and len(list(tmp_path.glob("held-*"))) == 2,
+                 120, "two trials running")
+        record = json.loads((directory / "driver.json").read_text())
+        interchange = record["helpers"][0][0]
+        os.kill(interchange, signal.SIGKILL)
+        out, _ = driver.communicate(timeout=120)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+    assert driver.returncode == EXIT_FAULT, out
+    assert f"interchange (pid {interchange}) died" in out
+    assert "Traceback" not in out
+    study = load(directory)
+    assert _states(directory)["RUNNING"] == 0
+    assert sum(bool(t.user_attrs.get("interrupted")) for t in study.get_trials()) == 2
+    assert leftovers.find(directory) == []
+    (tmp_path / "HOLD").unlink()
+    _resume_to_the_budget(directory, 3)
+
+
+@pytest.fixture
+def small_filesystem(tmp_path: Path):
+    """A 40 MB tmpfs, where the machine lets this user mount one."""
+    mount = tmp_path / "fs"
+    mount.mkdir()
+    if shutil.which("mount") is None or os.geteuid() != 0:
+        pytest.skip("mounting a small filesystem needs root and mount(8)")
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip(f"this machine cannot mount a tmpfs: {made.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _fill(folder: Path) -> Path:
+    filler = folder / "filler"
+    with open(filler, "wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0" * (1 << 20))
+                handle.flush()
+        except OSError:
+            pass
+    return filler
+
+
+@pytest.mark.slow
+def test_a_full_disk_stops_the_driver_in_one_line_and_resume_finishes(
+        tmp_path: Path, small_filesystem: Path) -> None:
+    path = write_campaign(tmp_path, campaign(trials=4, n_init=2))
+    (tmp_path / "HOLD").touch()
+    directory = small_filesystem / "c"
+    driver = start_cli("launch", str(path), "--dir", str(directory))
+    try:
+        wait_for(lambda: len(list(tmp_path.glob("held-*"))) == 2, 120, "two trials running")
+        filler = _fill(small_filesystem)
+        (tmp_path / "HOLD").unlink()
+        out, _ = driver.communicate(timeout=120)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+    assert driver.returncode == EXIT_FAULT, out
+    assert "Traceback" not in out and "Logging error" not in out, out
+    assert len([line for line in out.splitlines() if "disk full" in line]) <= 3, out
+    assert "disk full" in out
+    filler.unlink()
+    _resume_to_the_budget(directory, 4)
