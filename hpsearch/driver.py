@@ -152,6 +152,9 @@ class Driver:
                     self._end_on_fault(err)
                 if watch.any_dead():
                     self._exit_without_parsl()
+        except FAULTS as err:  # Parsl's own shutdown met the fault as well
+            if not self.faulted:
+                self._end_on_fault(err)
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
             for sig, handler in previous.items():

@@ -47,6 +47,9 @@ class BoundedFileLogging(LogConfig):
         def unregister() -> None:
             for logger in loggers:
                 logger.removeHandler(handler)
-            handler.close()
+            try:
+                handler.close()
+            except OSError:
+                pass  # the last records are lost to a full disk; the driver says so
 
         return unregister
