@@ -6,12 +6,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import shutil
 import signal
 import sqlite3
 import stat
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -235,3 +237,59 @@ def test_a_full_disk_stops_the_driver_in_one_line_and_resume_finishes(
     assert "disk full" in out
     filler.unlink()
     _resume_to_the_budget(directory, 4)
+
+
+def _big_design(tmp_path: Path, wall_time: str = "00:00:03") -> Path:
+    """40 design points (slow enough to enqueue that a kill lands in the middle); the
+    wall-time budget stops a run of it after a few seconds."""
+    return write_campaign(tmp_path, campaign(trials=40, n_init=40).replace(
+        "trials = 40", f'trials = 40\nwall_time = "{wall_time}"'))
+
+
+def _whole(directory: Path) -> bool:
+    study = load(directory)
+    design = [t for t in study.get_trials() if "lhs_index" in t.user_attrs]
+    return "campaign" in study.user_attrs and len(design) == 40
+
+
+@pytest.mark.slow
+def test_launch_killed_while_creating_leaves_nothing_or_a_whole_campaign(tmp_path: Path) -> None:
+    rng = random.Random(13)
+    path = _big_design(tmp_path)
+    outcomes: Counter = Counter()
+    delays = [0.0] + [rng.uniform(0.0, 2.0) for _ in range(5)]  # seeded moments
+    for run, delay in enumerate(delays):
+        directory = tmp_path / f"c{run}"
+        launch = start_cli("launch", str(path), "--dir", str(directory))
+        wait_for(lambda d=directory, r=run: d.exists() or any(tmp_path.glob(f".c{r}.creating.*")),
+                 120, "the study being created")
+        time.sleep(delay)
+        os.killpg(launch.pid, signal.SIGKILL)
+        launch.wait()
+        if directory.exists():
+            assert _whole(directory), f"kill {delay:.2f} s into creation stranded {directory}"
+            outcomes["whole"] += 1
+        else:
+            outcomes["nothing"] += 1
+    assert outcomes["nothing"] >= 1, outcomes  # the kill at 0 s always lands mid-creation
+    # The next launch of a stranded target says what it removed and creates the campaign.
+    stranded = next(run for run in range(len(delays)) if not (tmp_path / f"c{run}").exists())
+    again = run_cli("launch", str(path), "--dir", str(tmp_path / f"c{stranded}"))
+    assert again.returncode == 0, again.stderr
+    assert "half-created campaign left by a killed launch" in again.stderr
+    assert _whole(tmp_path / f"c{stranded}")
+    assert not list(tmp_path.glob(f".c{stranded}.creating.*"))
+
+
+@pytest.mark.slow
+def test_two_launches_of_one_file_leave_one_campaign(tmp_path: Path) -> None:
+    path = _big_design(tmp_path, wall_time="00:00:02")
+    directory = tmp_path / "c"
+    launches = [start_cli("launch", str(path), "--dir", str(directory)) for _ in range(2)]
+    outputs = [p.communicate(timeout=180)[0] for p in launches]
+    codes = sorted(p.returncode for p in launches)
+    assert codes == [0, 2], outputs
+    loser = outputs[[p.returncode for p in launches].index(2)]
+    assert "already exists" in loser and loser.count("\n") == 1, loser
+    assert _whole(directory)
+    assert not list(tmp_path.glob(".c.creating.*"))
