@@ -36,6 +36,7 @@ from hpsearch.driver_faults import (
 )
 from hpsearch.entrypoint_check import trial_pythonpath
 from hpsearch.executor_watch import ExecutorWatch
+from hpsearch.infra_retries import retry_attrs
 from hpsearch.objective import describe
 from hpsearch.progress_line import ProgressLine, eta, format_duration
 from hpsearch.sites import Site
@@ -289,6 +290,7 @@ class Driver:
         }
         if result is not None:
             attrs.update(result.recorded)
+        attrs.update(retry_attrs(entry.future))
         if returncode == 0 and result is not None and result.status == STATUS_OK:
             frozen = self.view.finish(entry.number, TrialState.COMPLETE, result.objective, attrs)
             self._finished(frozen, f"objective {result.objective:.6g}")
@@ -317,7 +319,8 @@ class Driver:
         # so the point failed for good; the reason says it was not the trial's own error.
         reason = " ".join(f"{type(err).__name__}: {err}".split())[:500]
         frozen = self.view.finish(entry.number, TrialState.FAIL, None,
-                                  {"fail_reason": f"infrastructure: {reason}"})
+                                  {"fail_reason": f"infrastructure: {reason}",
+                                   **retry_attrs(entry.future)})
         self._finished(frozen, f"failed on the infrastructure: {reason}")
 
     def _finished(self, frozen: optuna.trial.FrozenTrial, what: str) -> None:

@@ -29,6 +29,7 @@ from parsl.providers import LocalProvider, PBSProProvider, SlurmProvider
 from parsl.providers.base import ExecutionProvider
 
 from hpsearch.errors import UserError
+from hpsearch.infra_retries import recording
 from hpsearch.sites.parsl_logging import BoundedFileLogging
 from hpsearch.sites.retry import block_error_handler, retry_cost
 from hpsearch.sites.schema import walltime_seconds
@@ -181,7 +182,7 @@ def build_config(site: Site, run_dir: Path, for_display: bool = False) -> Config
         executors=[build_executor(site, run_dir, look_up=not for_display)],
         run_dir=str(run_dir),
         retries=site.settings["retry"]["infrastructure_retries"],
-        retry_handler=retry_cost,
+        retry_handler=recording(retry_cost),
         strategy="simple",
         strategy_period=ex["strategy_period"],
         max_idletime=ex["max_idletime"],

@@ -9,6 +9,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import sqlite3
 import stat
 import subprocess
@@ -18,6 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 import optuna
+import psutil
 import pytest
 from optuna.trial import TrialState
 from spine_helpers import _env, load, start_cli, wait_for, write_campaign
@@ -293,3 +295,40 @@ def test_two_launches_of_one_file_leave_one_campaign(tmp_path: Path) -> None:
     assert "already exists" in loser and loser.count("\n") == 1, loser
     assert _whole(directory)
     assert not list(tmp_path.glob(".c.creating.*"))
+
+
+def _trial_processes(directory: Path) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if "workflows.entrypoint" in cmdline and any(str(directory) in c for c in cmdline):
+            found.append(process)
+    return found
+
+
+@pytest.mark.slow
+def test_a_lost_worker_is_retried_and_the_retry_is_recorded(tmp_path: Path) -> None:
+    path = write_campaign(tmp_path, campaign(trials=3, n_init=2))
+    (tmp_path / "HOLD").touch()
+    directory = tmp_path / "c"
+    driver = start_cli("launch", str(path), "--dir", str(directory))
+    try:
+        wait_for(lambda: len(_trial_processes(directory)) == 2, 120, "two trials running")
+        trial = _trial_processes(directory)[0]
+        number = int(next(c for c in trial.cmdline() if "/trials/" in c).split("/trials/")[1]
+                     .split("/")[0])
+        trial.parent().kill()  # the Parsl worker running it: the node's process is lost
+        trial.wait(timeout=30)  # it dies with its worker
+        (tmp_path / "HOLD").unlink()  # the retry and the other trial run on
+        out, _ = driver.communicate(timeout=120)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+    assert driver.returncode == 0, out
+    retried = load(directory).trials[number]
+    assert retried.state == TrialState.COMPLETE
+    [retry] = retried.user_attrs["retries"]
+    assert "lost" in retry["reason"].lower() and retry["host"] == socket.gethostname()
+    status = run_cli("status", str(directory))
+    assert f"trial {number} retried 1x by the infrastructure on {socket.gethostname()}" \
+        in status.stdout
