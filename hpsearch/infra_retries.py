@@ -9,6 +9,7 @@ note each failed try on the task record, and the driver stores them on the trial
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -18,11 +19,12 @@ REASON_CHARS = 300
 _HOST = re.compile(r"on host ([\w.-]+)")
 
 
-def recording(handler: Callable[[BaseException, Any], float]) -> Callable[[BaseException, Any],
+def recording(handler: Callable[[Exception, Any], float]) -> Callable[[BaseException, Any],
                                                                           float]:
     """`handler` (a Parsl retry handler) that also notes the failed try on the task record."""
 
-    def record_and_decide(err: BaseException, task_record: Any) -> float:
+    @functools.wraps(handler)
+    def record_and_decide(err: Exception, task_record: Any) -> float:
         text = " ".join(f"{type(err).__name__}: {err}".split())
         host = getattr(err, "hostname", None)
         if host is None and (found := _HOST.search(text)):
