@@ -19,8 +19,10 @@ REASON_CHARS = 300
 _HOST = re.compile(r"on host ([\w.-]+)")
 
 
-def recording(handler: Callable[[Exception, Any], float]) -> Callable[[BaseException, Any],
-                                                                          float]:
+RetryHandler = Callable[[Exception, Any], float]
+
+
+def recording(handler: RetryHandler) -> RetryHandler:
     """`handler` (a Parsl retry handler) that also notes the failed try on the task record."""
 
     @functools.wraps(handler)
