@@ -129,7 +129,7 @@ class Driver:
                 interchanges = [executor.interchange_proc for executor in dfk.executors.values()
                                 if getattr(executor, "interchange_proc", None) is not None]
                 leftovers.record_helpers(self.directory, [p.pid for p in interchanges])
-                watch = ExecutorWatch(interchanges)
+                watch = ExecutorWatch(interchanges, list(dfk.executors.values()))
                 try:
                     while True:
                         self._collect(block=False)

@@ -27,6 +27,7 @@ from spine_helpers import _env, load, start_cli, wait_for, write_campaign
 from hpsearch import leftovers
 from hpsearch.cli import main
 from hpsearch.driver_faults import EXIT_FAULT
+from hpsearch.executor_watch import TIMEOUT_VAR
 
 BRANIN = """x = { type = "float", low = -5.0, high = 10.0 }
 y = { type = "float", low = 0.0, high = 15.0 }"""
@@ -163,7 +164,13 @@ def test_a_closed_output_pipe_interrupts_in_flight_trials(tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
-def test_a_dead_interchange_stops_the_driver_and_resume_continues(tmp_path: Path) -> None:
+@pytest.mark.parametrize("how, said", [
+    (signal.SIGKILL, "died (killed by signal 9)"),
+    (signal.SIGSTOP, "has not answered for 3 s"),  # alive, but hung
+], ids=["killed", "hung"])
+def test_a_lost_interchange_stops_the_driver_and_resume_continues(
+        tmp_path: Path, monkeypatch, how: signal.Signals, said: str) -> None:
+    monkeypatch.setenv(TIMEOUT_VAR, "3")
     path = write_campaign(tmp_path, campaign(trials=3, n_init=2))
     (tmp_path / "HOLD").touch()  # the first two trials wait until it goes
     directory = tmp_path / "c"
@@ -173,13 +180,13 @@ def test_a_dead_interchange_stops_the_driver_and_resume_continues(tmp_path: Path
                  120, "two trials running")
         record = json.loads((directory / "driver.json").read_text())
         interchange = record["helpers"][0][0]
-        os.kill(interchange, signal.SIGKILL)
+        os.kill(interchange, how)
         out, _ = driver.communicate(timeout=120)
     finally:
         if driver.poll() is None:
             os.killpg(driver.pid, signal.SIGKILL)
     assert driver.returncode == EXIT_FAULT, out
-    assert f"interchange (pid {interchange}) died" in out
+    assert f"interchange (pid {interchange}) {said}" in out
     assert "Traceback" not in out
     study = load(directory)
     assert _states(directory)["RUNNING"] == 0
