@@ -49,7 +49,7 @@ class BoundedFileLogging(LogConfig):
                 logger.removeHandler(handler)
             try:
                 handler.close()
-            except OSError:
+            except (OSError, ValueError):
                 pass  # the last records are lost to a full disk; the driver says so
 
         return unregister
