@@ -130,32 +130,27 @@ class Driver:
                                 if getattr(executor, "interchange_proc", None) is not None]
                 leftovers.record_helpers(self.directory, [p.pid for p in interchanges])
                 watch = ExecutorWatch(interchanges, list(dfk.executors.values()))
-                try:
-                    while True:
-                        self._collect(block=False)
-                        if self.stop_reason is None:
-                            self.stop_reason = watch.lost()
-                            self.faulted = self.stop_reason is not None
-                        if self.stop_reason is None and deadline and time.monotonic() >= deadline:
-                            self.stop_reason = "budget.wall_time reached"
-                        if self.stop_reason is not None:
-                            self.display.event(f"{self.stop_reason}: stopping; trials in flight "
-                                               "are recorded as interrupted")
-                            self._interrupt_inflight(self.stop_reason)
-                            break
-                        self._poll_progress()
-                        self._fill_slots()
-                        if not self.inflight:
-                            break  # nothing running and nothing left to submit: budget met
-                        self._show_status()
-                        self._collect(block=True)
-                except FAULTS as err:  # disk full, output closed, database gone
-                    self._end_on_fault(err)
-                if watch.any_dead():
-                    self._exit_without_parsl()
-        except FAULTS as err:  # Parsl's own shutdown met the fault as well
-            if not self.faulted:
-                self._end_on_fault(err)
+                while True:
+                    self._collect(block=False)
+                    if self.stop_reason is None and (lost := watch.lost()) is not None:
+                        self.stop_reason, self.faulted = lost, True
+                    if self.stop_reason is None and deadline and time.monotonic() >= deadline:
+                        self.stop_reason = "budget.wall_time reached"
+                    if self.stop_reason is not None:
+                        self.display.event(f"{self.stop_reason}: stopping; trials in flight are "
+                                           "recorded as interrupted")
+                        self._interrupt_inflight(self.stop_reason)
+                        if any(p.poll() is not None for p in interchanges):
+                            self._exit_without_parsl()
+                        break
+                    self._poll_progress()
+                    self._fill_slots()
+                    if not self.inflight:
+                        break  # nothing running and nothing left to submit: budget met
+                    self._show_status()
+                    self._collect(block=True)
+        except FAULTS as err:  # disk full, output closed, database gone (Parsl is down now)
+            self._end_on_fault(err)
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
             for sig, handler in previous.items():

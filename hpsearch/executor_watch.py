@@ -78,6 +78,3 @@ class ExecutorWatch:
                 executor.connected_managers()
             except Exception:  # noqa: BLE001 (a dead channel shows as a dead process next turn)
                 return
-
-    def any_dead(self) -> bool:
-        return any(process.poll() is not None for process in self.interchanges)
