@@ -24,6 +24,8 @@ TOP_KEYS = ("name", "storage", "objective", "search_space", "n_init", "sampler",
             "seed", "budget", "concurrency", "site")
 BUDGET_KEYS = ("trials", "wall_time")
 SITE_KEYS = ("name", "file")  # everything else in [site] overrides the site file
+MAX_FILE_BYTES = 1024 * 1024  # stored in the study: settings only, never data
+MAX_WALL_TIME_S = 366 * 24 * 3600
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -103,13 +105,7 @@ class Campaign:
 def load_campaign(path: str | Path) -> Campaign:
     """Read and validate a campaign file; any mistake is a one-line UserError."""
     path = Path(path).expanduser()
-    try:
-        text = path.read_text()
-    except FileNotFoundError as err:
-        raise UserError(f"{path}: no such campaign file; check the path") from err
-    except (OSError, UnicodeDecodeError) as err:
-        reason = getattr(err, "strerror", None) or type(err).__name__
-        raise UserError(f"{path}: cannot read the campaign file ({reason})") from err
+    text = read_campaign_text(path)
     try:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -118,6 +114,30 @@ def load_campaign(path: str | Path) -> Campaign:
         return parse_campaign(table, default_name=path.stem, source_dir=path.resolve().parent)
     except UserError as err:
         raise UserError(f"{path}: {err}") from err
+
+
+def read_campaign_text(path: Path) -> str:
+    """The file's text: at most MAX_FILE_BYTES of UTF-8 without a byte-order mark."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError as err:
+        raise UserError(f"{path}: no such campaign file; check the path") from err
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise UserError(f"{path}: cannot read the campaign file ({reason})") from err
+    if len(data) > MAX_FILE_BYTES:
+        raise UserError(f"{path}: larger than {MAX_FILE_BYTES // 1024} KiB; a campaign file "
+                        "holds settings only: keep data and code in files it names")
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise UserError(f"{path}: starts with a UTF-8 byte-order mark; save it as UTF-8 "
+                        "without BOM")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        raise UserError(f"{path}: not UTF-8 (byte 0x{data[err.start]:02x} on line {line}); "
+                        "save it as UTF-8") from err
 
 
 def _integer(field_name: str, value: Any, minimum: int) -> int:
@@ -141,7 +161,21 @@ def _wall_time(value: Any) -> int:
         raise UserError(f"budget.wall_time: {err}") from err
     if seconds <= 0:
         raise UserError(f"budget.wall_time: must be longer than zero, got {value!r}")
+    if seconds > MAX_WALL_TIME_S:
+        raise UserError(f"budget.wall_time: at most {format_wall_time(MAX_WALL_TIME_S)} "
+                        f"(a year), got {value!r}")
     return seconds
+
+
+def _design_fits(n_init: int, budget: Budget, given: bool) -> int:
+    """n_init within the trial budget: design points beyond it would wait for ever. The
+    default design (2 * dimension + 1) shrinks to the budget; a given one is refused."""
+    if budget.trials is None or n_init <= budget.trials:
+        return n_init
+    if not given:
+        return budget.trials
+    raise UserError(f"n_init: {n_init} design points but budget.trials is {budget.trials}; "
+                    "lower n_init or raise the budget")
 
 
 def _budget(table: Any) -> Budget:
@@ -205,6 +239,7 @@ def parse_campaign(table: dict[str, Any], default_name: str, source_dir: Path) -
     if "budget" not in table:
         raise UserError('budget: missing; add [budget] trials = N and/or wall_time = "HH:MM:SS"')
     budget = _budget(table["budget"])
+    n_init = _design_fits(n_init, budget, given="n_init" in table)
     concurrency = table.get("concurrency")
     if concurrency is not None:
         concurrency = _integer("concurrency", concurrency, 1)

@@ -26,12 +26,29 @@ from optuna.trial import TrialState
 
 from hpsearch import blocks, leftovers
 from hpsearch.campaign import Campaign
+from hpsearch.driver_faults import (
+    EXIT_FAULT,
+    EXIT_SIGNAL,
+    FAULTS,
+    describe_fault,
+    is_broken_output,
+    silence,
+)
+from hpsearch.entrypoint_check import trial_pythonpath
+from hpsearch.executor_watch import ExecutorWatch
+from hpsearch.infra_retries import retry_attrs
 from hpsearch.objective import describe
 from hpsearch.progress_line import ProgressLine, eta, format_duration
 from hpsearch.sites import Site
 from hpsearch.sites.parsl_config import build_config
 from hpsearch.study_view import StudyView
-from workflows.trial_io import STATUS_OK, STATUS_PRUNED, TrialPaths, TrialResult
+from workflows.trial_io import (
+    STATUS_OK,
+    STATUS_PRUNED,
+    TrialPaths,
+    TrialResult,
+    parse_progress_line,
+)
 
 POLL_S = 0.25  # how long the loop sleeps when nothing happens
 PROGRESS_POLL_S = 1.0  # how often the progress files of running trials are read ...
@@ -81,6 +98,7 @@ class Driver:
         self.display = display or ProgressLine()
         self.inflight: dict[int, InFlight] = {}
         self.stop_reason: str | None = None
+        self.faulted = False  # stopped by a fault (executor lost, disk full...): non-zero exit
         self.started = time.monotonic()
         self.finished_this_run = 0
         self._last_progress_poll = 0.0
@@ -112,8 +130,11 @@ class Driver:
                 interchanges = [executor.interchange_proc for executor in dfk.executors.values()
                                 if getattr(executor, "interchange_proc", None) is not None]
                 leftovers.record_helpers(self.directory, [p.pid for p in interchanges])
+                watch = ExecutorWatch(interchanges, list(dfk.executors.values()))
                 while True:
                     self._collect(block=False)
+                    if self.stop_reason is None and (lost := watch.lost()) is not None:
+                        self.stop_reason, self.faulted = lost, True
                     if self.stop_reason is None and deadline and time.monotonic() >= deadline:
                         self.stop_reason = "budget.wall_time reached"
                     if self.stop_reason is not None:
@@ -129,6 +150,8 @@ class Driver:
                         break  # nothing running and nothing left to submit: budget met
                     self._show_status()
                     self._collect(block=True)
+        except FAULTS as err:  # disk full, output closed, database gone (Parsl is down now)
+            self._end_on_fault(err)
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
             for sig, handler in previous.items():
@@ -140,14 +163,14 @@ class Driver:
         if self.stop_reason is not None:
             self.display.event(f"stopped ({self.stop_reason}); "
                                f"continue with: hpsearch resume {self.directory}")
-            return 130 if self.stop_reason.startswith("SIG") else 0
+            return self._exit_code()
         self.display.event(self._summary("budget met"))
         return 0
 
     def _exit_without_parsl(self) -> None:
-        """The interchange died with the driver's process group (a batch system's SIGTERM to
-        the whole job): Parsl's shutdown would wait for it forever. Everything is recorded,
-        so end the campaign's processes and leave."""
+        """The interchange died (with the driver's process group on a batch system's SIGTERM
+        to the whole job, or alone): Parsl's shutdown would wait for it forever. Everything
+        is recorded, so end the campaign's processes and leave."""
         self.display.event("Parsl's interchange is gone; ending its workers and trials directly")
         leftovers.reap(self.directory)
         leftovers.release(self.directory)
@@ -156,7 +179,26 @@ class Driver:
         self.display.close()
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(130)
+        os._exit(self._exit_code())
+
+    def _exit_code(self) -> int:
+        if self.faulted:
+            return EXIT_FAULT
+        return EXIT_SIGNAL if (self.stop_reason or "").startswith("SIG") else 0
+
+    def _end_on_fault(self, err: BaseException) -> None:
+        """Stop on a fault of the machine: say it once, record what can still be recorded."""
+        if is_broken_output(err):
+            silence(self.display.stream)
+        self.faulted = True
+        self.stop_reason = describe_fault(err)
+        try:
+            self.display.event(f"{self.stop_reason}: stopping; trials in flight are "
+                               "recorded as interrupted")
+            self._interrupt_inflight(self.stop_reason)
+        except FAULTS:
+            # The database takes no more writes: `resume` records them as interrupted.
+            self.inflight.clear()
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         # Only a flag: writing from a signal handler can collide with the loop's own output.
@@ -212,10 +254,7 @@ class Driver:
         env[leftovers.ENV_MARK] = str(self.directory.resolve())
         # The campaign file's folder comes first, so `entrypoint = "mymodule:f"` next to it
         # imports; the package's own modules come from the environment.
-        path = [self.campaign.source_dir]
-        if env.get("PYTHONPATH") or os.environ.get("PYTHONPATH"):
-            path.append(env.get("PYTHONPATH") or os.environ["PYTHONPATH"])
-        env["PYTHONPATH"] = os.pathsep.join(path)
+        env["PYTHONPATH"] = trial_pythonpath(self.campaign, self.site)
         return env
 
     # ---- outcomes ----------------------------------------------------------------------
@@ -247,6 +286,7 @@ class Driver:
         }
         if result is not None:
             attrs.update(result.recorded)
+        attrs.update(retry_attrs(entry.future))
         if returncode == 0 and result is not None and result.status == STATUS_OK:
             frozen = self.view.finish(entry.number, TrialState.COMPLETE, result.objective, attrs)
             self._finished(frozen, f"objective {result.objective:.6g}")
@@ -275,7 +315,8 @@ class Driver:
         # so the point failed for good; the reason says it was not the trial's own error.
         reason = " ".join(f"{type(err).__name__}: {err}".split())[:500]
         frozen = self.view.finish(entry.number, TrialState.FAIL, None,
-                                  {"fail_reason": f"infrastructure: {reason}"})
+                                  {"fail_reason": f"infrastructure: {reason}",
+                                   **retry_attrs(entry.future)})
         self._finished(frozen, f"failed on the infrastructure: {reason}")
 
     def _finished(self, frozen: optuna.trial.FrozenTrial, what: str) -> None:
@@ -324,12 +365,10 @@ class Driver:
         entry.progress_offset += end + 1
         metric = self.campaign.objective.metric
         for raw in chunk[: end + 1].splitlines():
-            try:
-                line = json.loads(raw)
-                value = float((line.get("metrics") or {})[metric])
-                step = int(line["step"])
-            except (ValueError, KeyError, TypeError, AttributeError):
-                continue  # a line without the campaign's metric: nothing to report
+            parsed = parse_progress_line(raw, metric)
+            if parsed is None:
+                continue  # a line without the campaign's metric as a number: nothing to report
+            step, value = parsed
             entry.last_values[metric] = value
             self.view.report(entry.number, step, value)
 

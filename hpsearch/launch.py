@@ -1,25 +1,21 @@
 """`hpsearch launch`: validate everything, create the campaign, enqueue the design, drive.
 
 Nothing is created until the campaign file, the site and the sampler are known to be good;
-if creating the study fails half-way, the new directory is removed again.
+creating the campaign is all or nothing (`campaign_create`).
 """
 
 from __future__ import annotations
 
 import importlib.metadata
-import shutil
 from pathlib import Path
 from typing import Any
 
-import optuna
-
-from hpsearch.campaign import Campaign, load_campaign
+from hpsearch.campaign import load_campaign, read_campaign_text
+from hpsearch.campaign_create import create_campaign, refuse_existing
 from hpsearch.campaign_setup import enqueue_design, resolve_concurrency, resolve_site
-from hpsearch.errors import UserError
-from hpsearch.locate import DB_FILENAME, sqlite_url
-from hpsearch.sites import Site
-from hpsearch.storage import create_sqlite_file, open_storage
-from workflows.trial_io import TRIALS_DIRNAME
+from hpsearch.entrypoint_check import check_entrypoint
+from hpsearch.file_modes import make_private
+from hpsearch.storage import refuse_foreign_storage
 
 
 def hpsearch_version() -> str:
@@ -29,50 +25,11 @@ def hpsearch_version() -> str:
         return "unknown"
 
 
-def create_campaign(campaign: Campaign, site: Site, directory: Path,
-                    campaign_text: str) -> optuna.storages.BaseStorage:
-    """Make the directory, the database and the study; returns the storage."""
-    created = not directory.exists()
-    if not created and any(directory.iterdir()):
-        raise UserError(
-            f"{directory} already exists and is not empty: resume it with "
-            f"'hpsearch resume {directory}' or choose another --dir"
-        )
-    try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        directory.chmod(0o700)
-        (directory / TRIALS_DIRNAME).mkdir(mode=0o700)
-        if campaign.storage is None:
-            db_path = directory / DB_FILENAME
-            create_sqlite_file(db_path)
-            url = sqlite_url(db_path)
-        else:
-            url = campaign.storage
-        storage = open_storage(url)
-        try:
-            direction = optuna.study.StudyDirection[campaign.objective.direction.upper()]
-            study = optuna.create_study(storage=storage, study_name=campaign.name,
-                                        direction=direction)
-        except optuna.exceptions.DuplicatedStudyError as err:
-            raise UserError(f"name: storage {url} already holds a study '{campaign.name}'; "
-                            "choose another name or resume that campaign") from err
-        study.set_user_attr("campaign", campaign.to_dict())
-        study.set_user_attr("site", site.to_dict())
-        study.set_user_attr("hpsearch_version", hpsearch_version())
-        study.set_user_attr("directory", str(directory.resolve()))
-        study.set_user_attr("campaign_file", campaign_text)
-        enqueue_design(study, campaign)
-        return storage
-    except BaseException:
-        if created:
-            shutil.rmtree(directory, ignore_errors=True)
-        raise
-
-
 def launch(campaign_path: str, directory: str | None, display: Any = None) -> int:
     from hpsearch.driver import drive
     from hpsearch.sites.parsl_config import check_launchable
 
+    make_private()
     campaign = load_campaign(campaign_path)
     site = resolve_site(campaign)
     concurrency = resolve_concurrency(campaign, site)
@@ -80,10 +37,14 @@ def launch(campaign_path: str, directory: str | None, display: Any = None) -> in
 
     make_sampler(campaign.sampler, campaign.seed, campaign.n_init)  # fails before creating
     check_launchable(site)  # account, network interface: before creating
-    target = Path(directory) if directory else Path.cwd() / campaign.name
-    text = Path(campaign_path).expanduser().read_text()
-    storage = create_campaign(campaign, site, target.expanduser().resolve(), text)
-    return drive(campaign, site, target.expanduser().resolve(), storage, concurrency, display)
+    target = (Path(directory) if directory else Path.cwd() / campaign.name).expanduser().resolve()
+    refuse_existing(target)
+    if campaign.storage is not None:
+        refuse_foreign_storage(campaign.storage, campaign.name)
+    check_entrypoint(campaign, site)
+    text = read_campaign_text(Path(campaign_path).expanduser())
+    storage = create_campaign(campaign, site, target, text, version=hpsearch_version())
+    return drive(campaign, site, target, storage, concurrency, display)
 
 
 __all__ = ["create_campaign", "enqueue_design", "hpsearch_version", "launch", "resolve_concurrency",

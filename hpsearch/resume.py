@@ -19,6 +19,7 @@ from optuna.trial import TrialState
 
 from hpsearch.campaign import Campaign
 from hpsearch.campaign_setup import enqueue_design, resolve_concurrency
+from hpsearch.file_modes import make_private
 from hpsearch.storage import open_campaign
 from hpsearch.study_view import is_interrupted
 from workflows.trial_io import STATUS_FAILED, STATUS_OK, STATUS_PRUNED, TrialPaths, read_result
@@ -85,6 +86,7 @@ def resume(target: str, display: Any = None) -> int:
     from hpsearch.driver import drive
     from hpsearch.sites import Site
 
+    make_private()
     study, directory = open_campaign(target)
     campaign = Campaign.from_dict(study.user_attrs["campaign"])
     site = Site.from_dict(study.user_attrs["site"])

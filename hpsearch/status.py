@@ -39,7 +39,10 @@ def summarize(study: optuna.Study, now: datetime.datetime | None = None) -> dict
          "params": t.params}
         for t in trials if t.state == TrialState.RUNNING
     ]
+    retried = [{"trial": t.number, "retries": t.user_attrs["retries"]} for t in trials
+               if isinstance(t.user_attrs.get("retries"), list) and t.user_attrs["retries"]]
     return {
+        "retried": retried,
         "name": campaign.name, "objective": campaign.objective.to_dict(),
         "counts": dict(counts), "budget_used": used, "budget": campaign.budget.to_dict(),
         "running": running, "best": None if best is None else
@@ -68,6 +71,11 @@ def render(summary: dict[str, Any]) -> str:
     rate = summary["trials_per_hour"]
     lines.append(f"throughput: {rate:.1f} trials/hour, eta {format_duration(summary['eta_s'])}"
                  if rate else "throughput: not enough finished trials yet")
+    for item in summary.get("retried", []):
+        last = item["retries"][-1]
+        where = f" on {last['host']}" if last.get("host") else ""
+        lines.append(f"  trial {item['trial']} retried {len(item['retries'])}x by the "
+                     f"infrastructure{where}: {last.get('reason', '')[:120]}")
     for item in summary["running"]:
         lines.append(f"  running trial {item['trial']} ({item['source']}) for "
                      f"{format_duration(item['elapsed_s'])}")

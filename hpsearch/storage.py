@@ -35,6 +35,59 @@ def create_sqlite_file(db_path: Path) -> None:
         connection.execute("PRAGMA journal_mode=WAL")
 
 
+# The tables every Optuna RDB storage has; a database with other tables belongs to someone else.
+OPTUNA_TABLES = frozenset({"studies", "trials", "version_info"})
+
+
+def refuse_foreign_storage(url: str, study_name: str) -> None:
+    """Before `launch` writes to an existing database: it must be empty or an Optuna storage
+    without a study of this name. Checked read-only, so a refused database keeps its bytes."""
+    if url.startswith("sqlite"):
+        path = sqlite_path(url)
+        if path is None or not path.exists() or path.stat().st_size == 0:
+            return  # a new file: nothing of anyone's to protect
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+                tables = {row[0] for row in connection.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'")}
+                names = ({row[0] for row in connection.execute(
+                    "SELECT study_name FROM studies")} if "studies" in tables else set())
+        except sqlite3.Error as err:
+            raise UserError(f"storage: {url} is not a database hpsearch can use ({err}); "
+                            "give a new file or an Optuna storage") from err
+    else:
+        try:
+            engine = sqlalchemy.create_engine(url)
+            try:
+                tables = set(sqlalchemy.inspect(engine).get_table_names())
+                names = set()
+                if "studies" in tables:
+                    with engine.connect() as connection:
+                        names = {row[0] for row in connection.execute(
+                            sqlalchemy.text("SELECT study_name FROM studies"))}
+            finally:
+                engine.dispose()
+        except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as err:
+            raise UserError(f"cannot open storage {url}: {first_line(err)}; check the URL") \
+                from err
+    if tables and not OPTUNA_TABLES <= tables:
+        shown = ", ".join(sorted(tables)[:5])
+        raise UserError(f"storage: {url} holds another program's tables ({shown}); give an "
+                        "empty database or an Optuna storage")
+    if study_name in names:
+        raise UserError(f"name: storage {url} already holds a study '{study_name}'; choose "
+                        "another name or resume that campaign")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind an SQLite URL (None for an in-memory database)."""
+    rest = url.split(":///", 1)[1] if ":///" in url else ""
+    rest = rest.split("?", 1)[0]
+    if rest.startswith("file:"):
+        rest = rest[len("file:"):]
+    return Path(rest) if rest and rest != ":memory:" else None
+
+
 def _on_connect(read_only: bool):
     def set_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
@@ -84,12 +137,9 @@ def read_only_url(location: CampaignLocation) -> str:
     if location.db_path is not None:
         return sqlite_url(location.db_path, read_only=True)
     url = location.url
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and "mode=ro" not in url:
-        path = url[len(prefix):].split("?", 1)[0]
-        if path.startswith("file:"):
-            path = path[len("file:"):]
-        return sqlite_url(Path(path), read_only=True)
+    path = sqlite_path(url) if url.startswith("sqlite:///") else None
+    if path is not None and "mode=ro" not in url:
+        return sqlite_url(path, read_only=True)
     # Server databases cannot be opened read-only from the URL; the readers still only read.
     return url
 

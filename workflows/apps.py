@@ -38,8 +38,9 @@ def run_trial_command(command: list[str], trial_dir: str, env: dict[str, str],
         except OSError:
             pass
 
+    os.umask(0o077)  # the trial's files are private on any node, whatever the user's umask
     directory = Path(trial_dir)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     from workflows.placement import record_placement
 
     record_placement(directory)  # read back if this attempt is lost with its block

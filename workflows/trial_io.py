@@ -185,6 +185,10 @@ def load_params(path: Path) -> dict[str, Any]:
 # ---- the driver's side: reading a result file --------------------------------------------
 # Result keys stored on the trial as user attributes when present (besides the hostname).
 RECORDED_KEYS = ("metrics", "wall_time_s", "peak_memory_mb", "threads", "ranks", "images_per_s")
+# Bounds on what a result or progress line may carry into the study: a runaway trial must not
+# fill the database through its metrics.
+MAX_METRICS = 200
+MAX_TEXT = 1000  # characters of a metric name, a string metric or a reason
 
 
 @dataclass(frozen=True)
@@ -216,11 +220,9 @@ class TrialResult:
         status = payload.get("status")
         if status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
-        metrics = payload.get("metrics") or {}
-        if not isinstance(metrics, dict):
-            raise ValueError(f"metrics must be an object, got {type(metrics).__name__}")
-        reason = _optional(payload, "reason", str)
-        hostname = _optional(payload, "hostname", str)
+        metrics = checked_metrics(payload.get("metrics") or {})
+        reason = _text(_optional(payload, "reason", str))
+        hostname = _text(_optional(payload, "hostname", str))
         for key in ("wall_time_s", "peak_memory_mb", "images_per_s"):
             _optional(payload, key, numbers.Real)
         _optional(payload, "threads", dict)
@@ -242,6 +244,50 @@ class TrialResult:
             return replace(self, objective=value)
         return replace(self, status=STATUS_FAILED,
                        reason=self.reason or "the result holds no finite objective")
+
+
+def checked_metrics(metrics: Any) -> dict[str, Any]:
+    """`metrics` when it is an object of at most MAX_METRICS names, each a number (not a bool)
+    or a of at most MAX_TEXT characters; ValueError naming the first offender otherwise."""
+    if not isinstance(metrics, dict):
+        raise ValueError(f"metrics must be an object, got {type(metrics).__name__}")
+    if len(metrics) > MAX_METRICS:
+        raise ValueError(f"metrics has {len(metrics)} entries, more than {MAX_METRICS}")
+    for name, value in metrics.items():
+        if len(name) > MAX_TEXT:
+            raise ValueError(f"a metric name is longer than {MAX_TEXT} characters")
+        if isinstance(value, str):
+            if len(value) > MAX_TEXT:
+                raise ValueError(f"metrics.{name} is longer than {MAX_TEXT} characters")
+        elif value is not None and (isinstance(value, bool)
+                                    or not isinstance(value, numbers.Real)):
+            raise ValueError(f"metrics.{name} must be a number or a string, got "
+                             f"{_text(repr(value), 40)}")
+    return metrics
+
+
+def _text(value: str | None, limit: int = MAX_TEXT) -> str | None:
+    return value if value is None or len(value) <= limit else value[:limit] + "..."
+
+
+def parse_progress_line(raw: bytes | str, metric: str) -> tuple[int, float] | None:
+    """(step, value of `metric`) from one progress line; None when the line breaks the
+    protocol or does not carry the metric as a finite number (nothing to report then)."""
+    try:
+        line = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(line, dict):
+        return None
+    step = line.get("step")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        return None
+    try:
+        metrics = checked_metrics(line.get("metrics") or {})
+    except ValueError:
+        return None
+    value = finite_number(metrics.get(metric))
+    return None if value is None else (step, value)
 
 
 def _optional(payload: dict[str, Any], key: str, kind: Any) -> Any:

@@ -81,7 +81,10 @@ def create_app(reader: CampaignReader, token: str) -> Flask:
             or _bearer(request.headers.get("Authorization", ""))
             or request.cookies.get(cookie_name(request.host))
         )
-        return offered is not None and offered != "" and secrets.compare_digest(offered, token)
+        # Compared as bytes: compare_digest refuses str with non-ASCII characters, and any
+        # offered token, whatever its characters, is a plain 401 when it is wrong.
+        return offered is not None and offered != "" and secrets.compare_digest(
+            offered.encode("utf-8", "surrogateescape"), token.encode("utf-8"))
 
     @app.before_request
     def _guard() -> BaseResponse | None:

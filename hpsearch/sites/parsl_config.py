@@ -30,6 +30,8 @@ from parsl.providers import LocalProvider, PBSProProvider, SlurmProvider
 from parsl.providers.base import ExecutionProvider
 
 from hpsearch.errors import UserError
+from hpsearch.infra_retries import recording
+from hpsearch.sites.parsl_logging import BoundedFileLogging
 from hpsearch.sites.retry import RetryPolicy, block_error_handler
 from hpsearch.sites.schema import walltime_seconds
 from hpsearch.sites.site import Site
@@ -205,8 +207,9 @@ def build_config(site: Site, run_dir: Path, for_display: bool = False) -> Config
         executors=[build_executor(site, run_dir, look_up=not for_display)],
         run_dir=str(run_dir),
         retries=site.settings["retry"]["infrastructure_retries"],
-        retry_handler=retry_policy(site),
+        retry_handler=recording(retry_policy(site)),
         strategy="simple",
         strategy_period=ex["strategy_period"],
         max_idletime=ex["max_idletime"],
+        initialize_logging=BoundedFileLogging(),
     )

@@ -97,7 +97,7 @@ def test_defaults_and_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "campaign.toml"
     path.write_text(GOOD)
     campaign = load_campaign(path)
-    assert campaign.n_init == 2 * 2 + 1
+    assert campaign.n_init == 4  # the default 2 * 2 + 1, shrunk to budget.trials = 4
     assert (campaign.sampler, campaign.pruner, campaign.site.name) == ("tpe", "none", "local")
     assert campaign.objective.metric == "objective"
     assert campaign.objective.direction == "minimize"

@@ -44,6 +44,12 @@ def test_every_path_needs_the_token(dashboard):
         assert status == 401, path
     assert fetch(dashboard.base_url + "api/summary?token=wrong")[0] == 401
     assert fetch(dashboard.base_url + "api/summary", headers={TOKEN_HEADER: "x"})[0] == 401
+    # a token of any characters is refused with 401, never an error page
+    for odd in ("%C3%A9t%C3%A9", "%FF%FE", "%00", "t%C3%B6ken" * 50):
+        assert fetch(dashboard.base_url + f"api/summary?token={odd}")[0] == 401, odd
+    assert fetch(dashboard.base_url + "api/summary",
+                 headers={"Authorization": "Bearer \u00e9t\u00e9".encode().decode("latin-1")}
+                 )[0] == 401
 
 
 def test_token_by_header_query_and_cookie(dashboard):

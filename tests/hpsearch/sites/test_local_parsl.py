@@ -35,7 +35,7 @@ deadline = time.monotonic() + 120
 while len(os.listdir(started)) < 2 and time.monotonic() < deadline:
     time.sleep(0.02)
 json.dump({"status": "ok", "objective": 0.0, "threads": info,
-           "metrics": {"together": len(os.listdir(started)) == 2}}, open(sys.argv[1], "w"))
+           "metrics": {"together": int(len(os.listdir(started)) == 2)}}, open(sys.argv[1], "w"))
 """
 
 # First attempt: leave a mark, tell the test which process is the worker, then hang until

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -25,8 +26,9 @@ seen = comm.gather({"rank": comm.rank, "pid": os.getpid(),
                     "omp": os.environ.get("OMP_NUM_THREADS"),
                     "blocktime": os.environ.get("KMP_BLOCKTIME")}, root=0)
 if comm.rank == 0:
-    json.dump({"status": "ok", "objective": 0.0, "metrics": {"size": comm.size, "seen": seen}},
-              open(sys.argv[1], "w"))
+    # metrics are numbers or strings (the result protocol): the ranks' reports as JSON text
+    json.dump({"status": "ok", "objective": 0.0,
+               "metrics": {"size": comm.size, "seen": json.dumps(seen)}}, open(sys.argv[1], "w"))
 """
 
 
@@ -62,9 +64,10 @@ def test_two_rank_trial(mpi_site, tmp_path):
     assert outcome["returncode"] == 0, outcome["log_tail"]
     got = outcome["result"].metrics
     assert got["size"] == 2
-    assert sorted(r["rank"] for r in got["seen"]) == [0, 1]
-    assert len({r["pid"] for r in got["seen"]}) == 2
-    assert all(r["omp"] == "1" and r["blocktime"] == "0" for r in got["seen"])
+    seen = json.loads(got["seen"])
+    assert sorted(r["rank"] for r in seen) == [0, 1]
+    assert len({r["pid"] for r in seen}) == 2
+    assert all(r["omp"] == "1" and r["blocktime"] == "0" for r in seen)
 
 
 def test_a_trial_larger_than_a_block_is_refused_before_submission(mpi_site):

@@ -62,7 +62,7 @@ def test_site_renders_to_its_parsl_config(name, tmp_path):
     assert executor.available_accelerators == accelerators
     assert site.slots == workers * site.settings["scheduler"]["nodes_per_block"]
     assert config.run_dir == str(tmp_path)
-    assert config.retries >= 1 and isinstance(config.retry_handler, RetryPolicy)
+    assert config.retries >= 1 and isinstance(config.retry_handler.__wrapped__, RetryPolicy)
     assert executor.block_error_handler is not True  # never Parsl's one-strike default
     trial_env = site.trial_env()
     assert env.items() <= trial_env.items()
