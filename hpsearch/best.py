@@ -74,3 +74,16 @@ def render(table: list[dict[str, Any]], fmt: str) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]
     return "\n".join(lines)
+
+
+def shortfall_note(trials: Iterable[FrozenTrial], shown: int, asked: int) -> str | None:
+    """Why fewer than `asked` rows are shown: what the other trials are (None if not short)."""
+    if shown >= asked:
+        return None
+    counts: dict[str, int] = {}
+    for trial in trials:
+        if trial.state != TrialState.COMPLETE:
+            name = "failed" if trial.state == TrialState.FAIL else trial.state.name.lower()
+            counts[name] = counts.get(name, 0) + 1
+    others = ", ".join(f"{n} {name}" for name, n in counts.items()) or "no other trials"
+    return f"only {shown} completed trial{'s' if shown != 1 else ''} to show ({others})"

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hpsearch.errors import UserError
+from hpsearch.model_space import check_space
 from hpsearch.objective import Objective
 from hpsearch.samplers import SAMPLER_KINDS
 from hpsearch.space import SearchSpace
@@ -198,6 +199,8 @@ def parse_campaign(table: dict[str, Any], default_name: str, source_dir: Path) -
             "high = 1e-1, log = true }"
         )
     space = SearchSpace.from_mapping(table["search_space"])
+    if objective.kind == "model":
+        check_space(objective.model or "", space)
     n_init = _integer("n_init", table.get("n_init", 2 * space.dimension + 1), 0)
     sampler = _choice("sampler", table.get("sampler", "tpe"), SAMPLER_KINDS)
     pruner = _choice("pruner", table.get("pruner", "none"), PRUNERS)

@@ -141,6 +141,7 @@ class Driver:
                                f"continue with: hpsearch resume {self.directory}")
             return 130 if self.stop_reason.startswith("SIG") else 0
         self.display.event(self._summary("budget met"))
+        self.display.event(next_steps(self.directory))
         return 0
 
     def _exit_without_parsl(self) -> None:
@@ -246,7 +247,13 @@ class Driver:
         }
         if result is not None:
             attrs.update(result.recorded)
-        if returncode == 0 and result is not None and result.status == STATUS_OK:
+        if entry.stop_requested and returncode == 0 and result is not None and (
+                result.status in (STATUS_OK, STATUS_PRUNED)):
+            # Asked to stop by the pruner: its objective is that of a cut-short run.
+            frozen = self.view.finish(entry.number, TrialState.PRUNED, None, attrs)
+            self._finished(frozen, "pruned" + (f" (returned {result.objective:.6g})"
+                                               if result.objective is not None else ""))
+        elif returncode == 0 and result is not None and result.status == STATUS_OK:
             frozen = self.view.finish(entry.number, TrialState.COMPLETE, result.objective, attrs)
             self._finished(frozen, f"objective {result.objective:.6g}")
         elif returncode == 0 and result is not None and result.status == STATUS_PRUNED:
@@ -348,10 +355,29 @@ class Driver:
         left = eta(self.finished_this_run, elapsed, self.remaining())
         if left is not None:
             parts.append(f"eta {format_duration(left)}")
+        elif self.inflight:
+            parts.append(self._latest_progress())
         return ", ".join(parts)
+
+    def _latest_progress(self) -> str:
+        """Before any trial finished: the last epoch a running trial reported, or its age."""
+        metric = self.campaign.objective.metric
+        reported = [(max(self.view.trial(e.number).intermediate_values), e)
+                    for e in self.inflight.values() if e.last_values]
+        if reported:
+            step, entry = max(reported, key=lambda pair: pair[0])
+            return (f"trial {entry.number} step {step} {metric} "
+                    f"{entry.last_values[metric]:.4g}")
+        oldest = min(e.started for e in self.inflight.values())
+        return f"first trials running for {format_duration(time.time() - oldest)}"
 
     def _show_status(self) -> None:
         self.display.status(f"{self.campaign.name}: {self._summary()}")
+
+
+def next_steps(directory: Path) -> str:
+    return (f"next: hpsearch best {directory}  |  hpsearch report {directory} -o report.html"
+            f"  |  hpsearch dashboard {directory}")
 
 
 def drive(campaign: Campaign, site: Site, directory: Path, storage: optuna.storages.BaseStorage,
@@ -364,10 +390,16 @@ def drive(campaign: Campaign, site: Site, directory: Path, storage: optuna.stora
         sampler = make_sampler(campaign.sampler, campaign.seed, campaign.n_init)
         view = StudyView(storage, campaign.name, sampler, make_pruner(campaign.pruner))
         display = display or ProgressLine()
+        driver = Driver(campaign, site, directory, view, concurrency, display)
+        if driver.remaining() == 0:  # a finished campaign: nothing to prepare or run
+            display.event(f"campaign {campaign.name}: "
+                          + driver._summary("budget already met"))
+            display.event(next_steps(directory))
+            return 0
         display.event(f"campaign {campaign.name} in {directory}: {describe(campaign.objective)}; "
                       f"site {site.name}, {concurrency} trials in flight")
         campaign.objective.prepare(directory, campaign.seed, log=display.event)
-        return Driver(campaign, site, directory, view, concurrency, display).run()
+        return driver.run()
     finally:
         leftovers.release(directory)
         os.environ.pop(leftovers.ENV_MARK, None)

@@ -70,19 +70,24 @@ def create_campaign(campaign: Campaign, site: Site, directory: Path,
 
 
 def launch(campaign_path: str, directory: str | None, display: Any = None) -> int:
-    from hpsearch.driver import drive
-
     campaign = load_campaign(campaign_path)
-    site = resolve_site(campaign)
-    concurrency = resolve_concurrency(campaign, site)
+    text = Path(campaign_path).expanduser().read_text()
+    return launch_campaign(campaign, text, directory, display)[1]
+
+
+def launch_campaign(campaign: Campaign, text: str, directory: str | None,
+                    display: Any = None) -> tuple[Path, int]:
+    """Create the campaign in `directory` (default ./<name>) and drive it: (directory, code)."""
+    from hpsearch.driver import drive
     from hpsearch.samplers import make_sampler
 
+    site = resolve_site(campaign)
+    concurrency = resolve_concurrency(campaign, site)
     make_sampler(campaign.sampler, campaign.seed, campaign.n_init)  # fails before creating
-    target = Path(directory) if directory else Path.cwd() / campaign.name
-    text = Path(campaign_path).expanduser().read_text()
-    storage = create_campaign(campaign, site, target.expanduser().resolve(), text)
-    return drive(campaign, site, target.expanduser().resolve(), storage, concurrency, display)
+    target = (Path(directory) if directory else Path.cwd() / campaign.name).expanduser().resolve()
+    storage = create_campaign(campaign, site, target, text)
+    return target, drive(campaign, site, target, storage, concurrency, display)
 
 
-__all__ = ["create_campaign", "enqueue_design", "hpsearch_version", "launch", "resolve_concurrency",
-           "resolve_site"]
+__all__ = ["create_campaign", "enqueue_design", "hpsearch_version", "launch", "launch_campaign",
+           "resolve_concurrency", "resolve_site"]

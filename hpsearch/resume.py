@@ -80,18 +80,25 @@ def design_present(study: optuna.Study) -> set[int]:
             if "lhs_index" in t.user_attrs}
 
 
-def resume(target: str, display: Any = None) -> int:
+def resume(target: str, display: Any = None, trials: int | None = None,
+           wall_time: str | None = None, site_name: str | None = None,
+           overrides: dict[str, Any] | None = None) -> int:
+    """Continue the campaign at `target`, with a new budget or site when given."""
     from hpsearch import leftovers
     from hpsearch.driver import drive
+    from hpsearch.extend import plan_changes, record_changes
     from hpsearch.sites import Site
 
     study, directory = open_campaign(target)
     campaign = Campaign.from_dict(study.user_attrs["campaign"])
     site = Site.from_dict(study.user_attrs["site"])
+    changes = plan_changes(study, campaign, site, trials, wall_time, site_name, overrides)
+    campaign, site = changes.campaign, changes.site
     concurrency = resolve_concurrency(campaign, site)
     # Refuse a second driver before touching anything, and end a dead one's processes so
     # its trials cannot write result files while they are being recorded as interrupted.
     leftovers.claim(directory)
+    record_changes(study, changes)
     counts = recover_orphans(study, directory, campaign.objective.metric)
     retries = enqueue_retries(study)
     design = enqueue_design(study, campaign, present=design_present(study))
