@@ -123,7 +123,7 @@ class CampaignRun:
     def trials_dataframe(self) -> Any:
         """`trials()` as a pandas DataFrame (pandas is optional: `pip install pandas`)."""
         try:
-            import pandas
+            import pandas  # type: ignore[import-untyped]  # optional, untyped
         except ImportError as err:
             raise UserError("trials_dataframe needs pandas: pip install pandas, or use "
                             "trials() for plain dicts") from err

@@ -52,7 +52,7 @@ def _check_param(param: Param, spec: Int | Float | Choice) -> None:
             try:
                 spec.coerce(param.name, value)
             except ValueError:
-                field = "choices" if isinstance(param, CategoricalParam) else _bound(param, value)
+                field = "choices" if isinstance(param, CategoricalParam) else _bound(spec, value)
                 hint = ("; use an odd low with step = 2" if isinstance(spec, Int) and spec.odd
                         and isinstance(param, IntParam) else "")
                 raise UserError(f"{where}.{field}: {value!r} is not accepted; "
@@ -67,9 +67,11 @@ def _check_param(param: Param, spec: Int | Float | Choice) -> None:
                             f"{spec.describe()}") from None
 
 
-def _bound(param: Param, value: object) -> str:
-    if isinstance(param, IntParam | FloatParam) and value == param.high:
+def _bound(spec: Int | Float, value: object) -> str:
+    """The field of an int range that let `value` in: high or low when out of the model's
+    range, step when inside it (an even kernel size)."""
+    if isinstance(value, int | float) and value > spec.high:
         return "high"
-    if isinstance(param, IntParam | FloatParam) and value == param.low:
+    if isinstance(value, int | float) and value < spec.low:
         return "low"
     return "step"
