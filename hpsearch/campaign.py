@@ -22,7 +22,7 @@ from hpsearch.wall_time import format_wall_time, parse_wall_time
 
 PRUNERS = ("none", "median", "hyperband")
 TOP_KEYS = ("name", "storage", "objective", "search_space", "n_init", "sampler", "pruner",
-            "seed", "budget", "concurrency", "site")
+            "seed", "budget", "concurrency", "site", "warm_start")
 BUDGET_KEYS = ("trials", "wall_time")
 SITE_KEYS = ("name", "file")  # everything else in [site] overrides the site file
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -73,6 +73,7 @@ class Campaign:
     concurrency: int | None = None  # None: the site's slots
     site: SiteChoice = field(default_factory=SiteChoice)
     source_dir: str = "."  # where the campaign file was: relative paths and imports start here
+    warm_start: tuple[str, ...] = ()  # earlier campaigns (directories or URLs) to start from
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -91,6 +92,8 @@ class Campaign:
             out["storage"] = self.storage
         if self.concurrency is not None:
             out["concurrency"] = self.concurrency
+        if self.warm_start:
+            out["warm_start"] = list(self.warm_start)
         return out
 
     @classmethod
@@ -215,4 +218,14 @@ def parse_campaign(table: dict[str, Any], default_name: str, source_dir: Path) -
         name=name, objective=objective, space=space, n_init=n_init, budget=budget,
         sampler=sampler, pruner=pruner, seed=seed, storage=storage, concurrency=concurrency,
         site=_site(table.get("site", "local")), source_dir=str(source_dir),
+        warm_start=_warm_start(table.get("warm_start", [])),
     )
+
+
+def _warm_start(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise UserError('warm_start: must be a list of campaign directories or storage URLs, '
+                        f'e.g. warm_start = ["../earlier"], got {value!r}')
+    return tuple(value)

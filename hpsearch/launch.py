@@ -17,8 +17,10 @@ from hpsearch.campaign import Campaign, load_campaign
 from hpsearch.campaign_setup import enqueue_design, resolve_concurrency, resolve_site
 from hpsearch.errors import UserError
 from hpsearch.locate import DB_FILENAME, sqlite_url
+from hpsearch.progress_line import ProgressLine
 from hpsearch.sites import Site
 from hpsearch.storage import create_sqlite_file, open_storage
+from hpsearch.warm_start import Prior, load_priors, start_from
 from workflows.trial_io import TRIALS_DIRNAME
 
 
@@ -29,8 +31,8 @@ def hpsearch_version() -> str:
         return "unknown"
 
 
-def create_campaign(campaign: Campaign, site: Site, directory: Path,
-                    campaign_text: str) -> optuna.storages.BaseStorage:
+def create_campaign(campaign: Campaign, site: Site, directory: Path, campaign_text: str,
+                    priors: list[Prior] | None = None) -> optuna.storages.BaseStorage:
     """Make the directory, the database and the study; returns the storage."""
     created = not directory.exists()
     if not created and any(directory.iterdir()):
@@ -61,7 +63,8 @@ def create_campaign(campaign: Campaign, site: Site, directory: Path,
         study.set_user_attr("hpsearch_version", hpsearch_version())
         study.set_user_attr("directory", str(directory.resolve()))
         study.set_user_attr("campaign_file", campaign_text)
-        enqueue_design(study, campaign)
+        skipped = start_from(study, campaign, priors) if priors else set()
+        enqueue_design(study, campaign, present=skipped)
         return storage
     except BaseException:
         if created:
@@ -84,8 +87,13 @@ def launch_campaign(campaign: Campaign, text: str, directory: str | None,
     site = resolve_site(campaign)
     concurrency = resolve_concurrency(campaign, site)
     make_sampler(campaign.sampler, campaign.seed, campaign.n_init)  # fails before creating
+    display = display or ProgressLine()
+    priors = load_priors(campaign)  # an unreadable earlier campaign fails before creating
     target = (Path(directory) if directory else Path.cwd() / campaign.name).expanduser().resolve()
-    storage = create_campaign(campaign, site, target, text)
+    storage = create_campaign(campaign, site, target, text, priors)
+    if campaign.warm_start:
+        display.event(f"warm start: {len(priors)} prior trials from {len(campaign.warm_start)} "
+                      "earlier campaign(s)")
     return target, drive(campaign, site, target, storage, concurrency, display)
 
 

@@ -21,6 +21,7 @@ from hpsearch.campaign import Campaign
 from hpsearch.campaign_setup import enqueue_design, resolve_concurrency
 from hpsearch.storage import open_campaign
 from hpsearch.study_view import is_interrupted
+from hpsearch.warm_start import SKIPPED_ATTR
 from workflows.trial_io import STATUS_FAILED, STATUS_OK, STATUS_PRUNED, TrialPaths, read_result
 
 
@@ -76,8 +77,9 @@ def enqueue_retries(study: optuna.Study) -> int:
 
 
 def design_present(study: optuna.Study) -> set[int]:
+    """Design points enqueued already, or left out because warm-start priors cover them."""
     return {t.user_attrs["lhs_index"] for t in study.get_trials(deepcopy=False)
-            if "lhs_index" in t.user_attrs}
+            if "lhs_index" in t.user_attrs} | set(study.user_attrs.get(SKIPPED_ATTR, []))
 
 
 def resume(target: str, display: Any = None, trials: int | None = None,

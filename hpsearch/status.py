@@ -21,7 +21,8 @@ def summarize(study: optuna.Study, now: datetime.datetime | None = None) -> dict
     now = now or datetime.datetime.now()
     counts: Counter[str] = Counter()
     for trial in trials:
-        counts["interrupted" if is_interrupted(trial) else trial.state.name.lower()] += 1
+        counts["prior" if trial.user_attrs.get("source") == "warm_start" else
+               "interrupted" if is_interrupted(trial) else trial.state.name.lower()] += 1
     used = sum(1 for t in trials if uses_budget(t))
     finished = [t for t in trials if uses_budget(t) and t.datetime_complete is not None]
     rate = None
@@ -58,7 +59,9 @@ def render(summary: dict[str, Any]) -> str:
                  + " trials used" + (f", wall time {budget['wall_time']} per run"
                                      if "wall_time" in budget else ""))
     order = ("complete", "pruned", "fail", "interrupted", "running", "waiting")
-    lines.append("trials: " + ", ".join(f"{name} {counts.get(name, 0)}" for name in order))
+    lines.append("trials: " + ", ".join(f"{name} {counts.get(name, 0)}" for name in order)
+                 + (f"; {counts['prior']} prior trials from a warm start"
+                    if counts.get("prior") else ""))
     best = summary["best"]
     if best is not None:
         params = ", ".join(f"{k}={_short(v)}" for k, v in best["params"].items())

@@ -41,7 +41,10 @@ def is_interrupted(trial: FrozenTrial) -> bool:
 
 
 def uses_budget(trial: FrozenTrial) -> bool:
-    """A finished trial that counts toward budget.trials (an interrupted one is retried)."""
+    """A finished trial that counts toward budget.trials (an interrupted one is retried;
+    a prior trial from a warm start ran in an earlier campaign)."""
+    if trial.user_attrs.get("source") == "warm_start":
+        return False
     if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
         return True
     return trial.state == TrialState.FAIL and not is_interrupted(trial)
