@@ -35,15 +35,27 @@ def best_of(trials: Iterable[FrozenTrial], direction: StudyDirection | str) -> F
 
 
 def top_trials(study: optuna.Study, n: int) -> list[FrozenTrial]:
+    """The best `n` trials; with several objectives, the Pareto front by the first one."""
+    if len(study.directions) > 1:
+        return pareto_front(study)[:n]
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     return ranked(complete, study.direction)[:n]
 
 
-def rows(trials: list[FrozenTrial], metric: str) -> list[dict[str, Any]]:
+def pareto_front(study: optuna.Study) -> list[FrozenTrial]:
+    """The trials no other trial beats in every objective, ordered by the first objective."""
+    sign = [1.0 if d == StudyDirection.MINIMIZE else -1.0 for d in study.directions]
+    return sorted(study.best_trials, key=lambda t: (sign[0] * t.values[0], t.number))
+
+
+def rows(trials: list[FrozenTrial], metric: str | list[str]) -> list[dict[str, Any]]:
+    """One row per trial; `metric` names its value, or a list names each of several."""
+    names = metric if isinstance(metric, list) else [metric]
     out = []
     for rank, trial in enumerate(trials, 1):
-        row: dict[str, Any] = {"rank": rank, "trial": trial.number, metric: trial.value,
-                               "source": trial.user_attrs.get("source", "")}
+        row: dict[str, Any] = {"rank": rank, "trial": trial.number}
+        row.update(zip(names, trial.values or [None] * len(names), strict=True))
+        row["source"] = trial.user_attrs.get("source", "")
         row.update(trial.params)
         wall = trial.user_attrs.get("wall_time_s")
         row["wall_time_s"] = round(float(wall), 3) if wall is not None else None

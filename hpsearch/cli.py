@@ -54,6 +54,11 @@ def _best(args: argparse.Namespace) -> int:
     metric = study.user_attrs["campaign"]["objective"]["metric"]
     table = rows(top_trials(study, args.top), metric)
     note = shortfall_note(study.get_trials(deepcopy=False), len(table), args.top)
+    if isinstance(metric, list):  # several objectives: the rows are the Pareto front
+        directions = study.user_attrs["campaign"]["objective"]["direction"]
+        goals = ", ".join(f"{d} {m}" for m, d in zip(metric, directions, strict=True))
+        note = (f"Pareto front ({goals}): {len(study.best_trials)} trials, none beaten in "
+                "every objective by another")
     if not table and args.format != "json":
         print((note or "").replace("only 0 completed trials to show", "no completed trial yet")
               or "no completed trial yet", file=sys.stderr)

@@ -11,6 +11,7 @@ recorded as interrupted (retried by `hpsearch resume`), Parsl shut down, no proc
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import json
 import os
 import signal
@@ -31,7 +32,13 @@ from hpsearch.progress_line import ProgressLine, eta, format_duration
 from hpsearch.sites import Site
 from hpsearch.sites.parsl_config import build_config
 from hpsearch.study_view import StudyView
-from workflows.trial_io import STATUS_OK, STATUS_PRUNED, TrialPaths, TrialResult
+from workflows.trial_io import (
+    STATUS_OK,
+    STATUS_PRUNED,
+    TrialPaths,
+    TrialResult,
+    finite_number,
+)
 
 POLL_S = 0.25  # how long the loop sleeps when nothing happens
 PROGRESS_POLL_S = 1.0  # how often the progress files of running trials are read ...
@@ -253,9 +260,11 @@ class Driver:
             frozen = self.view.finish(entry.number, TrialState.PRUNED, None, attrs)
             self._finished(frozen, "pruned" + (f" (returned {result.objective:.6g})"
                                                if result.objective is not None else ""))
-        elif returncode == 0 and result is not None and result.status == STATUS_OK:
-            frozen = self.view.finish(entry.number, TrialState.COMPLETE, result.objective, attrs)
-            self._finished(frozen, f"objective {result.objective:.6g}")
+        elif returncode == 0 and result is not None and result.status == STATUS_OK and (
+                self._values(result) is not None):
+            values = self._values(result)
+            frozen = self.view.finish(entry.number, TrialState.COMPLETE, values, attrs)
+            self._finished(frozen, "objective " + " ".join(f"{v:.6g}" for v in values or ()))
         elif returncode == 0 and result is not None and result.status == STATUS_PRUNED:
             frozen = self.view.finish(entry.number, TrialState.PRUNED, None, attrs)
             self._finished(frozen, "pruned")
@@ -265,8 +274,19 @@ class Driver:
             frozen = self.view.finish(entry.number, TrialState.FAIL, None, attrs)
             self._finished(frozen, f"failed: {reason}")
 
-    @staticmethod
-    def _fail_reason(returncode: Any, result: TrialResult | None, log_tail: str) -> str:
+    def _values(self, result: TrialResult) -> list[float] | None:
+        """The objective, then each further metric of a multi-objective campaign (None when
+        one is missing or not finite)."""
+        values = [result.objective]
+        for metric in self.campaign.objective.metrics[1:]:
+            values.append(finite_number(result.metrics.get(metric)))
+        return None if any(v is None for v in values) else values  # type: ignore[return-value]
+
+    def _fail_reason(self, returncode: Any, result: TrialResult | None, log_tail: str) -> str:
+        missing = [m for m in self.campaign.objective.metrics[1:]
+                   if finite_number(result.metrics.get(m)) is None] if result else []
+        if result is not None and result.status == STATUS_OK and missing:
+            return f"the result holds no finite {missing[0]!r} (an objective of the campaign)"
         if result is not None and result.reason:
             reason = result.reason
         else:
@@ -349,7 +369,9 @@ class Driver:
         parts.append(f"done {used}/{total}" if total else f"done {used}")
         parts.append(f"running {len(self.inflight)}")
         parts.append(f"failed {counts.get('fail', 0)}")
-        if best is not None:
+        if len(self.campaign.objective.metrics) > 1:
+            parts.append(f"pareto front {len(self.view.memory.best_trials)}")
+        elif best is not None:
             parts.append(f"best {best.value:.6g} (#{best.number})")
         elapsed = time.monotonic() - self.started
         left = eta(self.finished_this_run, elapsed, self.remaining())
@@ -386,6 +408,11 @@ def drive(campaign: Campaign, site: Site, directory: Path, storage: optuna.stora
     from hpsearch.samplers import make_sampler
 
     leftovers.claim(directory)
+    if len(campaign.objective.metrics) > 1 and campaign.pruner != "none":
+        (display or ProgressLine()).event(
+            f"pruner {campaign.pruner}: Optuna cannot prune a multi-objective study; "
+            "pruning is off for this campaign")
+        campaign = dataclasses.replace(campaign, pruner="none")
     try:
         sampler = make_sampler(campaign.sampler, campaign.seed, campaign.n_init)
         view = StudyView(storage, campaign.name, sampler, make_pruner(campaign.pruner))

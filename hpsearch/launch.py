@@ -52,9 +52,10 @@ def create_campaign(campaign: Campaign, site: Site, directory: Path, campaign_te
             url = campaign.storage
         storage = open_storage(url)
         try:
-            direction = optuna.study.StudyDirection[campaign.objective.direction.upper()]
+            directions = [optuna.study.StudyDirection[d.upper()]
+                          for d in campaign.objective.directions]
             study = optuna.create_study(storage=storage, study_name=campaign.name,
-                                        direction=direction)
+                                        directions=directions)
         except optuna.exceptions.DuplicatedStudyError as err:
             raise UserError(f"name: storage {url} already holds a study '{campaign.name}'; "
                             "choose another name or resume that campaign") from err

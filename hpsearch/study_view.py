@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -192,7 +192,8 @@ class StudyView:
     def should_prune(self, number: int) -> bool:
         return self.memory.pruner.prune(self.memory, self.trial(number))
 
-    def finish(self, number: int, state: TrialState, value: float | None = None,
+    def finish(self, number: int, state: TrialState,
+               value: float | Sequence[float] | None = None,
                user_attrs: Mapping[str, Any] | None = None) -> FrozenTrial:
         """Record the end of a running trial: attributes first (finished trials are frozen)."""
         self.set_user_attrs(number, user_attrs or {})

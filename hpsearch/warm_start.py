@@ -36,7 +36,7 @@ class Prior:
     source: str
     number: int
     params: dict[str, Any]
-    value: float
+    values: tuple[float, ...]
 
 
 def load_priors(campaign: Campaign) -> list[Prior]:
@@ -52,16 +52,17 @@ def load_priors(campaign: Campaign) -> list[Prior]:
         except UserError as err:
             raise UserError(f"warm_start: {source}: {err}") from err
         earlier = study.user_attrs["campaign"]["objective"]
-        if earlier["metric"] != campaign.objective.metric:
-            raise UserError(f"warm_start: {source} measured {earlier['metric']!r}, this campaign "
-                            f"{campaign.objective.metric!r}; warm-start from the same metric")
-        if earlier.get("direction", "minimize") != campaign.objective.direction:
+        goal = campaign.objective.to_dict()
+        if (earlier["metric"], earlier.get("direction")) != (goal["metric"], goal["direction"]):
             raise UserError(f"warm_start: {source} is to {earlier.get('direction')} "
-                            f"{earlier['metric']}, this campaign to {campaign.objective.direction}")
+                            f"{earlier['metric']}, this campaign to {goal['direction']} "
+                            f"{goal['metric']}; warm-start from the same objectives")
+        n_values = len(campaign.objective.metrics)
         for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            if (len(trial.values or []) == 1 and math.isfinite(trial.values[0])
+            values = tuple(trial.values or ())
+            if (len(values) == n_values and all(math.isfinite(v) for v in values)
                     and fits(campaign.space, trial.params)):
-                priors.append(Prior(source, trial.number, dict(trial.params), trial.values[0]))
+                priors.append(Prior(source, trial.number, dict(trial.params), values))
     return priors
 
 
@@ -94,7 +95,7 @@ def start_from(study: optuna.Study, campaign: Campaign, priors: list[Prior]) -> 
     distributions = campaign.space.distributions()
     for prior in priors:
         study.add_trial(optuna.trial.create_trial(
-            params=prior.params, distributions=distributions, value=prior.value,
+            params=prior.params, distributions=distributions, values=list(prior.values),
             user_attrs={"source": SOURCE, "warm_start_from": prior.source,
                         "warm_start_trial": prior.number}))
     design = latin_hypercube(campaign.space, campaign.n_init, campaign.seed)
