@@ -10,7 +10,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import optuna
@@ -44,8 +44,34 @@ def top_trials(study: optuna.Study, n: int) -> list[FrozenTrial]:
 
 def pareto_front(study: optuna.Study) -> list[FrozenTrial]:
     """The trials no other trial beats in every objective, ordered by the first objective."""
-    sign = [1.0 if d == StudyDirection.MINIMIZE else -1.0 for d in study.directions]
-    return sorted(study.best_trials, key=lambda t: (sign[0] * t.values[0], t.number))
+    return pareto(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)),
+                  study.directions)
+
+
+def pareto(trials: Iterable[FrozenTrial],
+           directions: Sequence[StudyDirection | str]) -> list[FrozenTrial]:
+    """The COMPLETE trials with finite values that no other trial dominates (at least as good
+    in every objective, better in one), best first by the first objective.
+
+    In lexicographic order of the (minimised) values a trial can only be dominated by one
+    before it, so one pass that compares each trial with the front so far is enough.
+    """
+    sign = [1.0 if d in (StudyDirection.MINIMIZE, "minimize") else -1.0 for d in directions]
+
+    def key(t: FrozenTrial) -> tuple[float, ...]:
+        return tuple(s * v for s, v in zip(sign, t.values, strict=True))
+
+    candidates = sorted((t for t in trials if t.state == TrialState.COMPLETE and t.values
+                         and len(t.values) == len(sign)
+                         and all(math.isfinite(v) for v in t.values)),
+                        key=lambda t: (key(t), t.number))
+    front: list[tuple[tuple[float, ...], FrozenTrial]] = []
+    for trial in candidates:
+        mine = key(trial)
+        if not any(all(a <= b for a, b in zip(other, mine, strict=True)) and other != mine
+                   for other, _ in front):
+            front.append((mine, trial))
+    return [trial for _, trial in front]
 
 
 def rows(trials: list[FrozenTrial], metric: str | list[str]) -> list[dict[str, Any]]:

@@ -47,7 +47,7 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _best(args: argparse.Namespace) -> int:
-    from hpsearch.best import render, rows, shortfall_note, top_trials
+    from hpsearch.best import pareto_front, render, rows, shortfall_note, top_trials
     from hpsearch.storage import open_campaign
 
     study, _ = open_campaign(args.campaign, read_only=True)
@@ -57,7 +57,7 @@ def _best(args: argparse.Namespace) -> int:
     if isinstance(metric, list):  # several objectives: the rows are the Pareto front
         directions = study.user_attrs["campaign"]["objective"]["direction"]
         goals = ", ".join(f"{d} {m}" for m, d in zip(metric, directions, strict=True))
-        note = (f"Pareto front ({goals}): {len(study.best_trials)} trials, none beaten in "
+        note = (f"Pareto front ({goals}): {len(pareto_front(study))} trials, none beaten in "
                 "every objective by another")
     if not table and args.format != "json":
         print((note or "").replace("only 0 completed trials to show", "no completed trial yet")
