@@ -17,15 +17,19 @@ import optuna
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from hpsearch.constraints import is_infeasible
+
 FORMATS = ("table", "csv", "json")
 
 
 def ranked(trials: Iterable[FrozenTrial], direction: StudyDirection | str) -> list[FrozenTrial]:
-    """The COMPLETE trials with a finite value, best first; ties go to the earlier trial."""
+    """The COMPLETE trials with a finite value, best first; ties go to the earlier trial.
+    Trials that break the campaign's constraints come after every feasible one."""
     minimize = direction in (StudyDirection.MINIMIZE, "minimize")
     complete = [t for t in trials if t.state == TrialState.COMPLETE and t.values
                 and math.isfinite(t.values[0])]
-    return sorted(complete, key=lambda t: ((t.values[0] if minimize else -t.values[0]),
+    return sorted(complete, key=lambda t: (is_infeasible(t),
+                                           (t.values[0] if minimize else -t.values[0]),
                                            t.number))
 
 
@@ -83,6 +87,8 @@ def rows(trials: list[FrozenTrial], metric: str | list[str]) -> list[dict[str, A
         row.update(zip(names, trial.values or [None] * len(names), strict=True))
         row["source"] = trial.user_attrs.get("source", "")
         row.update(trial.params)
+        if "feasible" in trial.user_attrs:
+            row["feasible"] = "yes" if trial.user_attrs["feasible"] else "NO"
         wall = trial.user_attrs.get("wall_time_s")
         row["wall_time_s"] = round(float(wall), 3) if wall is not None else None
         out.append(row)

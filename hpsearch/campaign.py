@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hpsearch.constraints import Constraint, parse_constraints
 from hpsearch.errors import UserError
 from hpsearch.model_space import check_space
 from hpsearch.objective import Objective
@@ -22,7 +23,7 @@ from hpsearch.wall_time import format_wall_time, parse_wall_time
 
 PRUNERS = ("none", "median", "hyperband")
 TOP_KEYS = ("name", "storage", "objective", "search_space", "n_init", "sampler", "pruner",
-            "seed", "budget", "concurrency", "site", "warm_start")
+            "seed", "budget", "concurrency", "site", "warm_start", "constraints")
 BUDGET_KEYS = ("trials", "wall_time")
 SITE_KEYS = ("name", "file")  # everything else in [site] overrides the site file
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -74,6 +75,7 @@ class Campaign:
     site: SiteChoice = field(default_factory=SiteChoice)
     source_dir: str = "."  # where the campaign file was: relative paths and imports start here
     warm_start: tuple[str, ...] = ()  # earlier campaigns (directories or URLs) to start from
+    constraints: tuple[Constraint, ...] = ()  # on reported metrics, e.g. peak_memory_mb <= 8000
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -94,6 +96,8 @@ class Campaign:
             out["concurrency"] = self.concurrency
         if self.warm_start:
             out["warm_start"] = list(self.warm_start)
+        if self.constraints:
+            out["constraints"] = [str(c) for c in self.constraints]
         return out
 
     @classmethod
@@ -219,6 +223,7 @@ def parse_campaign(table: dict[str, Any], default_name: str, source_dir: Path) -
         sampler=sampler, pruner=pruner, seed=seed, storage=storage, concurrency=concurrency,
         site=_site(table.get("site", "local")), source_dir=str(source_dir),
         warm_start=_warm_start(table.get("warm_start", [])),
+        constraints=parse_constraints(table.get("constraints", [])),
     )
 
 

@@ -27,6 +27,7 @@ from optuna.trial import TrialState
 
 from hpsearch import leftovers
 from hpsearch.campaign import Campaign
+from hpsearch.constraints import by_name, evaluate
 from hpsearch.objective import describe
 from hpsearch.progress_line import ProgressLine, eta, format_duration
 from hpsearch.sites import Site
@@ -184,8 +185,10 @@ class Driver:
             free = min(free, remaining - len(self.inflight))
         if free <= 0:
             return
+        space = self.campaign.space
         asked = self.view.ask(free, self._distributions,
-                              {"trial_dir": lambda n: str(self._paths(n).trial_dir)})
+                              {"trial_dir": lambda n: str(self._paths(n).trial_dir)},
+                              conditional=space.suggest if space.conditional else None)
         for trial in asked:
             self._submit(trial.number, trial.params)
 
@@ -248,25 +251,30 @@ class Driver:
         if result is not None:
             result = result.settle(self.campaign.objective.metric)
         returncode = outcome.get("returncode")
+        constraints: dict[str, float] | None = None
         attrs: dict[str, Any] = {
             "hostname": outcome.get("hostname") or (result and result.hostname),
             "worker": outcome.get("worker"),
         }
         if result is not None:
             attrs.update(result.recorded)
+            if self.campaign.constraints and result.status in (STATUS_OK, STATUS_PRUNED):
+                attrs.update(evaluate(self.campaign.constraints, attrs))
+                constraints = by_name(self.campaign.constraints, attrs)
         if entry.stop_requested and returncode == 0 and result is not None and (
                 result.status in (STATUS_OK, STATUS_PRUNED)):
             # Asked to stop by the pruner: its objective is that of a cut-short run.
-            frozen = self.view.finish(entry.number, TrialState.PRUNED, None, attrs)
+            frozen = self.view.finish(entry.number, TrialState.PRUNED, None, attrs, constraints)
             self._finished(frozen, "pruned" + (f" (returned {result.objective:.6g})"
                                                if result.objective is not None else ""))
         elif returncode == 0 and result is not None and result.status == STATUS_OK and (
                 self._values(result) is not None):
             values = self._values(result)
-            frozen = self.view.finish(entry.number, TrialState.COMPLETE, values, attrs)
+            frozen = self.view.finish(entry.number, TrialState.COMPLETE, values, attrs,
+                                      constraints)
             self._finished(frozen, "objective " + " ".join(f"{v:.6g}" for v in values or ()))
         elif returncode == 0 and result is not None and result.status == STATUS_PRUNED:
-            frozen = self.view.finish(entry.number, TrialState.PRUNED, None, attrs)
+            frozen = self.view.finish(entry.number, TrialState.PRUNED, None, attrs, constraints)
             self._finished(frozen, "pruned")
         else:
             reason = self._fail_reason(returncode, result, outcome.get("log_tail", ""))
@@ -414,7 +422,8 @@ def drive(campaign: Campaign, site: Site, directory: Path, storage: optuna.stora
             "pruning is off for this campaign")
         campaign = dataclasses.replace(campaign, pruner="none")
     try:
-        sampler = make_sampler(campaign.sampler, campaign.seed, campaign.n_init)
+        sampler = make_sampler(campaign.sampler, campaign.seed, campaign.n_init,
+                               group=campaign.space.conditional)
         view = StudyView(storage, campaign.name, sampler, make_pruner(campaign.pruner))
         display = display or ProgressLine()
         driver = Driver(campaign, site, directory, view, concurrency, display)

@@ -17,15 +17,18 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from hpsearch._optuna_internals import constraint_attr
 from hpsearch.campaign import Campaign
 from hpsearch.campaign_setup import enqueue_design, resolve_concurrency
+from hpsearch.constraints import Constraint, by_name, evaluate
 from hpsearch.storage import open_campaign
 from hpsearch.study_view import is_interrupted
 from hpsearch.warm_start import SKIPPED_ATTR
 from workflows.trial_io import STATUS_FAILED, STATUS_OK, STATUS_PRUNED, TrialPaths, read_result
 
 
-def recover_orphans(study: optuna.Study, directory: Path, metric: str) -> dict[str, int]:
+def recover_orphans(study: optuna.Study, directory: Path, metric: str,
+                    constraints: tuple[Constraint, ...] = ()) -> dict[str, int]:
     """Record RUNNING trials from their result files, or as interrupted."""
     storage, counts = study._storage, {"recovered": 0, "interrupted": 0}
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -38,6 +41,10 @@ def recover_orphans(study: optuna.Study, directory: Path, metric: str) -> dict[s
             attrs = dict(result.recorded)
             if result.hostname is not None:
                 attrs["hostname"] = result.hostname
+            if constraints:
+                attrs.update(evaluate(constraints, attrs))
+                for name, value in by_name(constraints, attrs).items():
+                    storage.set_trial_system_attr(trial._trial_id, constraint_attr(name), value)
             for key, value in attrs.items():
                 storage.set_trial_user_attr(trial._trial_id, key, value)
         if result is None:
@@ -101,7 +108,7 @@ def resume(target: str, display: Any = None, trials: int | None = None,
     # its trials cannot write result files while they are being recorded as interrupted.
     leftovers.claim(directory)
     record_changes(study, changes)
-    counts = recover_orphans(study, directory, campaign.objective.metric)
+    counts = recover_orphans(study, directory, campaign.objective.metric, campaign.constraints)
     retries = enqueue_retries(study)
     design = enqueue_design(study, campaign, present=design_present(study))
     if display is not None:

@@ -11,6 +11,7 @@ from optuna.trial import TrialState
 
 from hpsearch.best import best_of, pareto_front
 from hpsearch.campaign import Campaign
+from hpsearch.constraints import is_infeasible
 from hpsearch.progress_line import format_duration
 from hpsearch.study_view import is_interrupted, uses_budget
 
@@ -50,6 +51,8 @@ def summarize(study: optuna.Study, now: datetime.datetime | None = None) -> dict
         "pareto_front": None if front is None else
         [{"trial": t.number, "values": t.values, "params": t.params} for t in front],
         "trials_per_hour": rate, "eta_s": eta_s,
+        "constraints": [str(c) for c in campaign.constraints],
+        "infeasible": sum(1 for t in trials if is_infeasible(t)),
     }
 
 
@@ -69,7 +72,9 @@ def render(summary: dict[str, Any]) -> str:
     order = ("complete", "pruned", "fail", "interrupted", "running", "waiting")
     lines.append("trials: " + ", ".join(f"{name} {counts.get(name, 0)}" for name in order)
                  + (f"; {counts['prior']} prior trials from a warm start"
-                    if counts.get("prior") else ""))
+                    if counts.get("prior") else "")
+                 + (f"; {summary['infeasible']} break the constraints "
+                    f"({', '.join(summary['constraints'])})" if summary.get("infeasible") else ""))
     best = summary["best"]
     front = summary.get("pareto_front")
     if front is not None:

@@ -22,7 +22,9 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from hpsearch._optuna_internals import constraint_attr
 from hpsearch.campaign import Campaign
+from hpsearch.constraints import by_name, evaluate
 from hpsearch.errors import UserError
 from hpsearch.space import CategoricalParam, FloatParam, IntParam, Param, SearchSpace
 from hpsearch.storage import open_campaign
@@ -37,6 +39,7 @@ class Prior:
     number: int
     params: dict[str, Any]
     values: tuple[float, ...]
+    attrs: dict[str, Any]  # what it reported (metrics, peak memory...): for the constraints
 
 
 def load_priors(campaign: Campaign) -> list[Prior]:
@@ -62,15 +65,17 @@ def load_priors(campaign: Campaign) -> list[Prior]:
             values = tuple(trial.values or ())
             if (len(values) == n_values and all(math.isfinite(v) for v in values)
                     and fits(campaign.space, trial.params)):
-                priors.append(Prior(source, trial.number, dict(trial.params), values))
+                priors.append(Prior(source, trial.number, dict(trial.params), values,
+                                    dict(trial.user_attrs)))
     return priors
 
 
 def fits(space: SearchSpace, params: dict[str, Any]) -> bool:
-    """The same parameter names, every value one the new space can take."""
-    if set(params) != set(space.names):
-        return False
-    return all(_takes(param, params[param.name]) for param in space.params)
+    """The parameters the new space makes active, every value one it can take."""
+    if not set(params) <= set(space.names) or space.active(params) != params:
+        return False  # a name the space lacks, or one its conditions switch off
+    active = [p for p in space.params if space.is_active(p, params)]
+    return all(p.name in params and _takes(p, params[p.name]) for p in active)
 
 
 def _takes(param: Param, value: Any) -> bool:
@@ -94,10 +99,16 @@ def start_from(study: optuna.Study, campaign: Campaign, priors: list[Prior]) -> 
 
     distributions = campaign.space.distributions()
     for prior in priors:
+        attrs: dict[str, Any] = {"source": SOURCE, "warm_start_from": prior.source,
+                                 "warm_start_trial": prior.number}
+        system: dict[str, Any] = {}
+        if campaign.constraints:  # judged by this campaign's constraints
+            attrs.update(evaluate(campaign.constraints, prior.attrs))
+            system = {constraint_attr(name): value
+                      for name, value in by_name(campaign.constraints, prior.attrs).items()}
         study.add_trial(optuna.trial.create_trial(
             params=prior.params, distributions=distributions, values=list(prior.values),
-            user_attrs={"source": SOURCE, "warm_start_from": prior.source,
-                        "warm_start_trial": prior.number}))
+            user_attrs=attrs, system_attrs=system))
     design = latin_hypercube(campaign.space, campaign.n_init, campaign.seed)
     skipped = design_skipped(campaign.space, design, priors)
     study.set_user_attr(SKIPPED_ATTR, sorted(skipped))
@@ -120,7 +131,9 @@ def design_skipped(space: SearchSpace, design: list[dict[str, Any]],
 
 
 def unit_point(space: SearchSpace, params: dict[str, Any]) -> list[float]:
-    return [_unit(param, params[param.name]) for param in space.params]
+    # An inactive conditional parameter sits in the middle of its range.
+    return [_unit(param, params[param.name]) if param.name in params else 0.5
+            for param in space.params]
 
 
 def _unit(param: Param, value: Any) -> float:

@@ -202,7 +202,8 @@ def campaign_name(snap: Snapshot) -> str:
     return snap.study_name
 
 
-TABLE_COLUMNS = ["number", "state", "value", "duration_s", "node", "worker", "source", "start"]
+TABLE_COLUMNS = ["number", "state", "value", "duration_s", "node", "worker", "source", "start",
+                 "feasible"]
 
 
 def table_names(snap: Snapshot) -> tuple[list[str], list[str]]:
@@ -232,10 +233,16 @@ def trial_row(t: FrozenTrial, param_names: list[str], metric_names: list[str],
     return (
         [t.number, t.state.name, objective(t), duration_s(t, now), node(t),
          _cell(t.user_attrs.get("worker")), _cell(t.user_attrs.get("source")),
-         iso(t.datetime_start)]
+         iso(t.datetime_start), feasibility(t)]
         + [_cell(t.params.get(name)) for name in param_names]
         + [_cell(m.get(name)) for name in metric_names]
     )
+
+
+def feasibility(t: FrozenTrial) -> str | None:
+    """"yes" / "no" against the campaign's constraints; None when it has none."""
+    feasible = t.user_attrs.get("feasible")
+    return None if not isinstance(feasible, bool) else ("yes" if feasible else "no")
 
 
 def trial_table(snap: Snapshot) -> dict[str, Any]:
