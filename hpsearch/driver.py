@@ -416,8 +416,9 @@ def drive(campaign: Campaign, site: Site, directory: Path, storage: optuna.stora
     from hpsearch.samplers import make_sampler
 
     leftovers.claim(directory)
+    display = display or ProgressLine()
     if len(campaign.objective.metrics) > 1 and campaign.pruner != "none":
-        (display or ProgressLine()).event(
+        display.event(
             f"pruner {campaign.pruner}: Optuna cannot prune a multi-objective study; "
             "pruning is off for this campaign")
         campaign = dataclasses.replace(campaign, pruner="none")
@@ -425,7 +426,6 @@ def drive(campaign: Campaign, site: Site, directory: Path, storage: optuna.stora
         sampler = make_sampler(campaign.sampler, campaign.seed, campaign.n_init,
                                group=campaign.space.conditional)
         view = StudyView(storage, campaign.name, sampler, make_pruner(campaign.pruner))
-        display = display or ProgressLine()
         driver = Driver(campaign, site, directory, view, concurrency, display)
         if driver.remaining() == 0:  # a finished campaign: nothing to prepare or run
             display.event(f"campaign {campaign.name}: "
