@@ -31,9 +31,9 @@ def test_fits_only_the_same_names_inside_the_new_ranges() -> None:
 
 def test_each_prior_takes_the_place_of_its_nearest_design_point() -> None:
     design = latin_hypercube(SPACE, 6, seed=3)
-    priors = [Prior("a", i, dict(design[i]), (1.0,)) for i in (4, 1)]
+    priors = [Prior("a", i, dict(design[i]), (1.0,), {}) for i in (4, 1)]
     assert design_skipped(SPACE, design, priors) == {1, 4}
-    many = [Prior("a", i, dict(design[0]), (1.0,)) for i in range(9)]
+    many = [Prior("a", i, dict(design[0]), (1.0,), {}) for i in range(9)]
     assert design_skipped(SPACE, design, many) == set(range(6))  # n_init reached: no design
     assert design_skipped(SPACE, design, []) == set()
 
