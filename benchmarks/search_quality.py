@@ -6,6 +6,9 @@ same number of evaluations and the same seeds:
 - lhs+tpe, lhs+gp: what a campaign does: the Latin-hypercube design (campaign default size
   2*d+1) enqueued, then `make_sampler(kind, seed, n_init)`, trials handed out by the
   driver's `StudyView` (over an in-memory storage here: the proposals are the same).
+- lhs+tpe@8: the same with 8 trials in flight, asked in batches through `StudyView.ask` as
+  a campaign with 8 workers does (the oldest trial finishes first; `--in-flight` sets the
+  others).
 - tpe: plain Optuna TPE (its own defaults, no design), `study.ask` one at a time.
 - random: Optuna's RandomSampler.
 - deephyper-cbo: DeepHyper's CBO (default surrogate and acquisition), ask/tell one at a time.
@@ -39,7 +42,7 @@ from hpsearch.samplers import make_sampler
 from hpsearch.space import SearchSpace
 from hpsearch.study_view import Asked, StudyView
 
-METHODS = ("lhs+tpe", "tpe", "random", "deephyper-cbo", "lhs+gp")
+METHODS = ("lhs+tpe", "lhs+tpe@8", "tpe", "random", "deephyper-cbo", "lhs+gp")
 
 
 def n_init_for(space: SearchSpace) -> int:
@@ -111,6 +114,8 @@ DEEPHYPER_ACQ_OPTIMIZER = "sampling"
 
 
 def runner(method: str, in_flight: int) -> Callable[[Problem, int], float]:
+    method, _, parallel = method.partition("@")  # "lhs+tpe@8": 8 trials in flight
+    in_flight = int(parallel) if parallel else in_flight
     if method == "lhs+tpe":
         return lambda p, s: run_campaign_like(p, "tpe", s, in_flight)
     if method == "lhs+gp":

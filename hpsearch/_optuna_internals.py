@@ -24,8 +24,9 @@ from optuna.trial import FrozenTrial, TrialState
 if TYPE_CHECKING:
     from optuna.study._frozen import FrozenStudy  # what RDBStorage.get_all_studies returns
 
-__all__ = ["FrozenStudy", "missing_names", "rdb_models", "rdb_trials", "study_trials",
-           "tpe_batch_applicable", "tpe_candidates", "tpe_draw", "tpe_fit", "tpe_startup_trials"]
+__all__ = ["CONSTRAINTS_KEY", "FrozenStudy", "constraint_attr", "missing_names", "rdb_models",
+           "rdb_trials", "study_trials", "tpe_batch_applicable", "tpe_candidates", "tpe_draw",
+           "tpe_fit", "tpe_startup_trials"]
 
 # (module, name) pairs imported from Optuna's private modules.
 PRIVATE_IMPORTS = (
@@ -38,7 +39,15 @@ PRIVATE_IMPORTS = (
     ("optuna.storages._rdb.models", "TrialSystemAttributeModel"),
     ("optuna.storages._rdb.models", "TrialIntermediateValueModel"),
     ("optuna.study._frozen", "FrozenStudy"),
+    ("optuna.study._constrained_optimization", "_CONSTRAINTS_KEY"),
 )
+# A trial's constraint values are system attributes "constraints:<name>", what
+# `Trial.set_constraint(name, value)` writes; TPE and GP read them as `trial.constraints`.
+CONSTRAINTS_KEY = "constraints"
+
+
+def constraint_attr(name: str) -> str:
+    return f"{CONSTRAINTS_KEY}:{name}"
 # Private attributes of public classes; instance attributes are checked on a fresh instance.
 PRIVATE_ATTRIBUTES = {
     "optuna.samplers.TPESampler": (

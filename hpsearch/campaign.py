@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hpsearch.constraints import Constraint, parse_constraints
 from hpsearch.errors import UserError
+from hpsearch.model_space import check_space
 from hpsearch.objective import Objective
 from hpsearch.samplers import SAMPLER_KINDS
 from hpsearch.space import SearchSpace
@@ -21,7 +23,7 @@ from hpsearch.wall_time import format_wall_time, parse_wall_time
 
 PRUNERS = ("none", "median", "hyperband")
 TOP_KEYS = ("name", "storage", "objective", "search_space", "n_init", "sampler", "pruner",
-            "seed", "budget", "concurrency", "site")
+            "seed", "budget", "concurrency", "site", "warm_start", "constraints")
 BUDGET_KEYS = ("trials", "wall_time")
 SITE_KEYS = ("name", "file")  # everything else in [site] overrides the site file
 MAX_FILE_BYTES = 1024 * 1024  # stored in the study: settings only, never data
@@ -74,6 +76,8 @@ class Campaign:
     concurrency: int | None = None  # None: the site's slots
     site: SiteChoice = field(default_factory=SiteChoice)
     source_dir: str = "."  # where the campaign file was: relative paths and imports start here
+    warm_start: tuple[str, ...] = ()  # earlier campaigns (directories or URLs) to start from
+    constraints: tuple[Constraint, ...] = ()  # on reported metrics, e.g. peak_memory_mb <= 8000
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -92,6 +96,10 @@ class Campaign:
             out["storage"] = self.storage
         if self.concurrency is not None:
             out["concurrency"] = self.concurrency
+        if self.warm_start:
+            out["warm_start"] = list(self.warm_start)
+        if self.constraints:
+            out["constraints"] = [str(c) for c in self.constraints]
         return out
 
     @classmethod
@@ -232,6 +240,8 @@ def parse_campaign(table: dict[str, Any], default_name: str, source_dir: Path) -
             "high = 1e-1, log = true }"
         )
     space = SearchSpace.from_mapping(table["search_space"])
+    if objective.kind == "model":
+        check_space(objective.model or "", space)
     n_init = _integer("n_init", table.get("n_init", 2 * space.dimension + 1), 0)
     sampler = _choice("sampler", table.get("sampler", "tpe"), SAMPLER_KINDS)
     pruner = _choice("pruner", table.get("pruner", "none"), PRUNERS)
@@ -247,4 +257,15 @@ def parse_campaign(table: dict[str, Any], default_name: str, source_dir: Path) -
         name=name, objective=objective, space=space, n_init=n_init, budget=budget,
         sampler=sampler, pruner=pruner, seed=seed, storage=storage, concurrency=concurrency,
         site=_site(table.get("site", "local")), source_dir=str(source_dir),
+        warm_start=_warm_start(table.get("warm_start", [])),
+        constraints=parse_constraints(table.get("constraints", [])),
     )
+
+
+def _warm_start(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise UserError('warm_start: must be a list of campaign directories or storage URLs, '
+                        f'e.g. warm_start = ["../earlier"], got {value!r}')
+    return tuple(value)

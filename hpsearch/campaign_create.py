@@ -27,6 +27,7 @@ from hpsearch.errors import UserError
 from hpsearch.locate import DB_FILENAME, sqlite_url
 from hpsearch.sites import Site
 from hpsearch.storage import create_sqlite_file, open_storage
+from hpsearch.warm_start import Prior, start_from
 from workflows.trial_io import TRIALS_DIRNAME
 
 STAGING_MARK = ".creating."
@@ -63,8 +64,8 @@ def _refuse_existing(directory: Path) -> UserError:
 
 
 def create_campaign(campaign: Campaign, site: Site, directory: Path, campaign_text: str,
-                    version: str = "unknown",
-                    log: Callable[[str], None] | None = None) -> optuna.storages.BaseStorage:
+                    version: str = "unknown", log: Callable[[str], None] | None = None,
+                    priors: list[Prior] | None = None) -> optuna.storages.BaseStorage:
     """Make the directory, the database and the study, all or nothing; returns the storage."""
     log = log or (lambda line: print(line, file=sys.stderr))
     refuse_existing(directory)
@@ -86,7 +87,8 @@ def create_campaign(campaign: Campaign, site: Site, directory: Path, campaign_te
         study.set_user_attr("hpsearch_version", version)
         study.set_user_attr("directory", str(directory.resolve()))
         study.set_user_attr("campaign_file", campaign_text)
-        enqueue_design(study, campaign)
+        skipped = start_from(study, campaign, priors) if priors else set()
+        enqueue_design(study, campaign, present=skipped)
         storage.engine.dispose()  # the SQLite file is complete and closed before it moves
         _commit(staging, directory)
     except BaseException:
@@ -101,10 +103,10 @@ def create_campaign(campaign: Campaign, site: Site, directory: Path, campaign_te
 
 def _create_study(storage: optuna.storages.RDBStorage, campaign: Campaign,
                   url: str) -> optuna.Study:
-    direction = optuna.study.StudyDirection[campaign.objective.direction.upper()]
+    directions = [optuna.study.StudyDirection[d.upper()] for d in campaign.objective.directions]
     try:
         return optuna.create_study(storage=storage, study_name=campaign.name,
-                                   direction=direction)
+                                   directions=directions)
     except optuna.exceptions.DuplicatedStudyError as err:
         raise UserError(f"name: storage {url} already holds a study '{campaign.name}'; "
                         "choose another name or resume that campaign") from err

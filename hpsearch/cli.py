@@ -20,6 +20,7 @@ examples:
   hpsearch status c1                                  # counts, running trials, best, ETA
   hpsearch best c1 --top 5 --format csv               # best trials with their parameters
   hpsearch resume c1                                  # after Ctrl-C, a kill or a walltime
+  hpsearch resume c1 --trials 200 --site polaris      # extend the budget, move the campaign
 
 A campaign directory holds campaign.db (the study: every trial, the campaign itself),
 trials/<n>/ (params.json, result.json, progress.jsonl, trial.log) and parsl/ (Parsl logs).
@@ -31,38 +32,48 @@ PLUGINS = ("hpsearch.sites.cli", "hpsearch.dashboard.cli")
 
 
 def _launch(args: argparse.Namespace) -> int:
-    from hpsearch.launch import launch
+    from hpsearch.api import Campaign
 
-    return launch(args.campaign, args.dir)
+    return Campaign.from_file(args.campaign).launch(args.dir).exit_code or 0
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from hpsearch.progress_line import ProgressLine
-    from hpsearch.resume import resume
+    from hpsearch.api import CampaignRun
+    from hpsearch.sites.cli import parse_sets
 
-    return resume(args.campaign, ProgressLine())
+    overrides = parse_sets(args.set or [])
+    return CampaignRun(args.campaign).resume(trials=args.trials, wall_time=args.wall_time,
+                                             site=args.site, site_overrides=overrides or None)
 
 
 def _best(args: argparse.Namespace) -> int:
-    from hpsearch.best import render, rows, top_trials
+    from hpsearch.best import pareto_front, render, rows, shortfall_note, top_trials
     from hpsearch.storage import open_campaign
 
     study, _ = open_campaign(args.campaign, read_only=True)
     metric = study.user_attrs["campaign"]["objective"]["metric"]
     table = rows(top_trials(study, args.top), metric)
+    note = shortfall_note(study.get_trials(deepcopy=False), len(table), args.top)
+    if isinstance(metric, list):  # several objectives: the rows are the Pareto front
+        directions = study.user_attrs["campaign"]["objective"]["direction"]
+        goals = ", ".join(f"{d} {m}" for m, d in zip(metric, directions, strict=True))
+        note = (f"Pareto front ({goals}): {len(pareto_front(study))} trials, none beaten in "
+                "every objective by another")
     if not table and args.format != "json":
-        print("no completed trial yet", file=sys.stderr)
+        print((note or "").replace("only 0 completed trials to show", "no completed trial yet")
+              or "no completed trial yet", file=sys.stderr)
         return 0
     print(render(table, args.format))
+    if note and args.format == "table":
+        print(note, file=sys.stderr)
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
-    from hpsearch.status import render, summarize
-    from hpsearch.storage import open_campaign
+    from hpsearch.api import CampaignRun
+    from hpsearch.status import render
 
-    study, _ = open_campaign(args.campaign, read_only=True)
-    print(render(summarize(study)))
+    print(render(CampaignRun(args.campaign).status()))
     return 0
 
 
@@ -94,8 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("resume", help="continue a stopped or killed campaign",
                        description="Record trials a killed driver left running (from their "
                        "result files when they finished), retry interrupted ones with the same "
-                       "parameters, and run until the budget is met.")
+                       "parameters, and run until the budget is met. --trials, --wall-time and "
+                       "--site extend the budget or move the campaign to another machine; "
+                       "finished trials stay as they are and the change is kept in the study.")
     p.add_argument("campaign", metavar="CAMPAIGN", help="campaign directory, .db file or URL")
+    p.add_argument("--trials", type=_positive, help="new total trial budget (budget.trials)")
+    p.add_argument("--wall-time", metavar="HH:MM:SS",
+                   help="new wall time per run of the driver (budget.wall_time)")
+    p.add_argument("--site", metavar="NAME", help="continue on another site (name or site file)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a site setting, e.g. --set nodes=4 (repeatable)")
     p.set_defaults(func=_resume)
 
     p = sub.add_parser("best", help="the best trials and their hyperparameters (read-only)")

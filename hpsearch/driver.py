@@ -11,6 +11,7 @@ recorded as interrupted (retried by `hpsearch resume`), Parsl shut down, no proc
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import json
 import os
 import signal
@@ -26,6 +27,7 @@ from optuna.trial import TrialState
 
 from hpsearch import blocks, leftovers
 from hpsearch.campaign import Campaign
+from hpsearch.constraints import by_name, evaluate
 from hpsearch.driver_faults import (
     EXIT_FAULT,
     EXIT_SIGNAL,
@@ -47,6 +49,7 @@ from workflows.trial_io import (
     STATUS_PRUNED,
     TrialPaths,
     TrialResult,
+    finite_number,
     parse_progress_line,
 )
 
@@ -165,6 +168,7 @@ class Driver:
                                f"continue with: hpsearch resume {self.directory}")
             return self._exit_code()
         self.display.event(self._summary("budget met"))
+        self.display.event(next_steps(self.directory))
         return 0
 
     def _exit_without_parsl(self) -> None:
@@ -219,8 +223,10 @@ class Driver:
             free = min(free, remaining - len(self.inflight))
         if free <= 0:
             return
+        space = self.campaign.space
         asked = self.view.ask(free, self._distributions,
-                              {"trial_dir": lambda n: str(self._paths(n).trial_dir)})
+                              {"trial_dir": lambda n: str(self._paths(n).trial_dir)},
+                              conditional=space.suggest if space.conditional else None)
         for trial in asked:
             self._submit(trial.number, trial.params)
 
@@ -280,18 +286,31 @@ class Driver:
         if result is not None:
             result = result.settle(self.campaign.objective.metric)
         returncode = outcome.get("returncode")
+        constraints: dict[str, float] | None = None
         attrs: dict[str, Any] = {
             "hostname": outcome.get("hostname") or (result and result.hostname),
             "worker": outcome.get("worker"),
         }
+        attrs.update(retry_attrs(entry.future))
         if result is not None:
             attrs.update(result.recorded)
-        attrs.update(retry_attrs(entry.future))
-        if returncode == 0 and result is not None and result.status == STATUS_OK:
-            frozen = self.view.finish(entry.number, TrialState.COMPLETE, result.objective, attrs)
-            self._finished(frozen, f"objective {result.objective:.6g}")
+            if self.campaign.constraints and result.status in (STATUS_OK, STATUS_PRUNED):
+                attrs.update(evaluate(self.campaign.constraints, attrs))
+                constraints = by_name(self.campaign.constraints, attrs)
+        if entry.stop_requested and returncode == 0 and result is not None and (
+                result.status in (STATUS_OK, STATUS_PRUNED)):
+            # Asked to stop by the pruner: its objective is that of a cut-short run.
+            frozen = self.view.finish(entry.number, TrialState.PRUNED, None, attrs, constraints)
+            self._finished(frozen, "pruned" + (f" (returned {result.objective:.6g})"
+                                               if result.objective is not None else ""))
+        elif returncode == 0 and result is not None and result.status == STATUS_OK and (
+                self._values(result) is not None):
+            values = self._values(result)
+            frozen = self.view.finish(entry.number, TrialState.COMPLETE, values, attrs,
+                                      constraints)
+            self._finished(frozen, "objective " + " ".join(f"{v:.6g}" for v in values or ()))
         elif returncode == 0 and result is not None and result.status == STATUS_PRUNED:
-            frozen = self.view.finish(entry.number, TrialState.PRUNED, None, attrs)
+            frozen = self.view.finish(entry.number, TrialState.PRUNED, None, attrs, constraints)
             self._finished(frozen, "pruned")
         else:
             reason = self._fail_reason(returncode, result, outcome.get("log_tail", ""))
@@ -299,8 +318,19 @@ class Driver:
             frozen = self.view.finish(entry.number, TrialState.FAIL, None, attrs)
             self._finished(frozen, f"failed: {reason}")
 
-    @staticmethod
-    def _fail_reason(returncode: Any, result: TrialResult | None, log_tail: str) -> str:
+    def _values(self, result: TrialResult) -> list[float] | None:
+        """The objective, then each further metric of a multi-objective campaign (None when
+        one is missing or not finite)."""
+        values = [result.objective]
+        for metric in self.campaign.objective.metrics[1:]:
+            values.append(finite_number(result.metrics.get(metric)))
+        return None if any(v is None for v in values) else values  # type: ignore[return-value]
+
+    def _fail_reason(self, returncode: Any, result: TrialResult | None, log_tail: str) -> str:
+        missing = [m for m in self.campaign.objective.metrics[1:]
+                   if finite_number(result.metrics.get(m)) is None] if result else []
+        if result is not None and result.status == STATUS_OK and missing:
+            return f"the result holds no finite {missing[0]!r} (an objective of the campaign)"
         if result is not None and result.reason:
             reason = result.reason
         else:
@@ -382,16 +412,37 @@ class Driver:
         parts.append(f"done {used}/{total}" if total else f"done {used}")
         parts.append(f"running {len(self.inflight)}")
         parts.append(f"failed {counts.get('fail', 0)}")
-        if best is not None:
+        if len(self.campaign.objective.metrics) > 1:
+            parts.append(f"pareto front {len(self.view.memory.best_trials)}")
+        elif best is not None:
             parts.append(f"best {best.value:.6g} (#{best.number})")
         elapsed = time.monotonic() - self.started
         left = eta(self.finished_this_run, elapsed, self.remaining())
         if left is not None:
             parts.append(f"eta {format_duration(left)}")
+        elif self.inflight:
+            parts.append(self._latest_progress())
         return ", ".join(parts)
+
+    def _latest_progress(self) -> str:
+        """Before any trial finished: the last epoch a running trial reported, or its age."""
+        metric = self.campaign.objective.metric
+        reported = [(max(self.view.trial(e.number).intermediate_values), e)
+                    for e in self.inflight.values() if e.last_values]
+        if reported:
+            step, entry = max(reported, key=lambda pair: pair[0])
+            return (f"trial {entry.number} step {step} {metric} "
+                    f"{entry.last_values[metric]:.4g}")
+        oldest = min(e.started for e in self.inflight.values())
+        return f"first trials running for {format_duration(time.time() - oldest)}"
 
     def _show_status(self) -> None:
         self.display.status(f"{self.campaign.name}: {self._summary()}")
+
+
+def next_steps(directory: Path) -> str:
+    return (f"next: hpsearch best {directory}  |  hpsearch report {directory} -o report.html"
+            f"  |  hpsearch dashboard {directory}")
 
 
 def drive(campaign: Campaign, site: Site, directory: Path, storage: optuna.storages.BaseStorage,
@@ -400,14 +451,26 @@ def drive(campaign: Campaign, site: Site, directory: Path, storage: optuna.stora
     from hpsearch.samplers import make_sampler
 
     leftovers.claim(directory)
+    display = display or ProgressLine()
+    if len(campaign.objective.metrics) > 1 and campaign.pruner != "none":
+        display.event(
+            f"pruner {campaign.pruner}: Optuna cannot prune a multi-objective study; "
+            "pruning is off for this campaign")
+        campaign = dataclasses.replace(campaign, pruner="none")
     try:
-        sampler = make_sampler(campaign.sampler, campaign.seed, campaign.n_init)
+        sampler = make_sampler(campaign.sampler, campaign.seed, campaign.n_init,
+                               group=campaign.space.conditional)
         view = StudyView(storage, campaign.name, sampler, make_pruner(campaign.pruner))
-        display = display or ProgressLine()
+        driver = Driver(campaign, site, directory, view, concurrency, display)
+        if driver.remaining() == 0:  # a finished campaign: nothing to prepare or run
+            display.event(f"campaign {campaign.name}: "
+                          + driver._summary("budget already met"))
+            display.event(next_steps(directory))
+            return 0
         display.event(f"campaign {campaign.name} in {directory}: {describe(campaign.objective)}; "
                       f"site {site.name}, {concurrency} trials in flight")
         campaign.objective.prepare(directory, campaign.seed, log=display.event)
-        return Driver(campaign, site, directory, view, concurrency, display).run()
+        return driver.run()
     finally:
         leftovers.release(directory)
         os.environ.pop(leftovers.ENV_MARK, None)

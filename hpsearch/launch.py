@@ -10,12 +10,14 @@ import importlib.metadata
 from pathlib import Path
 from typing import Any
 
-from hpsearch.campaign import load_campaign, read_campaign_text
+from hpsearch.campaign import Campaign, load_campaign, read_campaign_text
 from hpsearch.campaign_create import create_campaign, refuse_existing
 from hpsearch.campaign_setup import enqueue_design, resolve_concurrency, resolve_site
 from hpsearch.entrypoint_check import check_entrypoint
 from hpsearch.file_modes import make_private
+from hpsearch.progress_line import ProgressLine
 from hpsearch.storage import refuse_foreign_storage
+from hpsearch.warm_start import load_priors
 
 
 def hpsearch_version() -> str:
@@ -26,15 +28,22 @@ def hpsearch_version() -> str:
 
 
 def launch(campaign_path: str, directory: str | None, display: Any = None) -> int:
+    make_private()
+    campaign = load_campaign(campaign_path)
+    text = read_campaign_text(Path(campaign_path).expanduser())
+    return launch_campaign(campaign, text, directory, display)[1]
+
+
+def launch_campaign(campaign: Campaign, text: str, directory: str | None,
+                    display: Any = None) -> tuple[Path, int]:
+    """Create the campaign in `directory` (default ./<name>) and drive it: (directory, code)."""
     from hpsearch.driver import drive
+    from hpsearch.samplers import make_sampler
     from hpsearch.sites.parsl_config import check_launchable
 
     make_private()
-    campaign = load_campaign(campaign_path)
     site = resolve_site(campaign)
     concurrency = resolve_concurrency(campaign, site)
-    from hpsearch.samplers import make_sampler
-
     make_sampler(campaign.sampler, campaign.seed, campaign.n_init)  # fails before creating
     check_launchable(site)  # account, network interface: before creating
     target = (Path(directory) if directory else Path.cwd() / campaign.name).expanduser().resolve()
@@ -42,10 +51,15 @@ def launch(campaign_path: str, directory: str | None, display: Any = None) -> in
     if campaign.storage is not None:
         refuse_foreign_storage(campaign.storage, campaign.name)
     check_entrypoint(campaign, site)
-    text = read_campaign_text(Path(campaign_path).expanduser())
-    storage = create_campaign(campaign, site, target, text, version=hpsearch_version())
-    return drive(campaign, site, target, storage, concurrency, display)
+    display = display or ProgressLine()
+    priors = load_priors(campaign)  # an unreadable earlier campaign fails before creating
+    storage = create_campaign(campaign, site, target, text, version=hpsearch_version(),
+                              priors=priors)
+    if campaign.warm_start:
+        display.event(f"warm start: {len(priors)} prior trials from {len(campaign.warm_start)} "
+                      "earlier campaign(s)")
+    return target, drive(campaign, site, target, storage, concurrency, display)
 
 
-__all__ = ["create_campaign", "enqueue_design", "hpsearch_version", "launch", "resolve_concurrency",
-           "resolve_site"]
+__all__ = ["create_campaign", "enqueue_design", "hpsearch_version", "launch", "launch_campaign",
+           "resolve_concurrency", "resolve_site"]

@@ -36,7 +36,9 @@ def latin_hypercube(space: SearchSpace, n: int, seed: int | None) -> list[dict[s
         return []
     unit = qmc.LatinHypercube(d=space.dimension, rng=np.random.default_rng(seed)).random(n)
     columns = [_map_column(p, unit[:, j]) for j, p in enumerate(space.params)]
-    return [dict(zip(space.names, row, strict=True)) for row in zip(*columns, strict=True)]
+    # A conditional parameter whose condition a point does not meet is left out of it.
+    return [space.active(dict(zip(space.names, row, strict=True)))
+            for row in zip(*columns, strict=True)]
 
 
 def _grid_index(u: np.ndarray, k: int) -> np.ndarray:

@@ -36,6 +36,17 @@ class Objective:
     entrypoint: str | None = None
     command: tuple[str, ...] | None = None
     options: dict[str, Any] = field(default_factory=dict)  # built-in task options
+    # Further objectives of a multi-objective campaign, (metric, direction) each; `metric`
+    # and `direction` are the first one, which progress lines and pruning follow.
+    extra: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return (self.metric, *(m for m, _ in self.extra))
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        return (self.direction, *(d for _, d in self.extra))
 
     @classmethod
     def from_mapping(cls, table: Any) -> Objective:
@@ -61,21 +72,15 @@ class Objective:
                     f"objective.{key}: unknown key for a {kind} objective; allowed: "
                     f"{', '.join(sorted(_KEYS[kind]))}"
                 )
-        direction = table.get("direction", "minimize")
-        if direction not in DIRECTIONS:
-            raise UserError(
-                f"objective.direction: must be \"minimize\" or \"maximize\", got {direction!r}"
-            )
         default_metric = (builtin_trial.default_metric(table["model"]) if kind == "model"
                           else "objective")
-        metric = table.get("metric", default_metric)
-        if not isinstance(metric, str) or not metric:
-            raise UserError(f"objective.metric: must be a metric name (string), got {metric!r}")
+        metric, direction, extra = _objectives(table.get("metric", default_metric),
+                                               table.get("direction", "minimize"))
         if kind == "model":
             model = table["model"]
             options = builtin_trial.validate(model, {k: v for k, v in table.items()
                                                      if k in builtin_trial.OPTIONS})
-            return cls(kind, metric, direction, model=model, options=options)
+            return cls(kind, metric, direction, model=model, options=options, extra=extra)
         if kind == "entrypoint":
             target = table["entrypoint"]
             module, _, function = target.partition(":") if isinstance(target, str) else ("", "", "")
@@ -86,7 +91,7 @@ class Objective:
                     f"objective.entrypoint: {target!r} is not \"package.module:function\"; "
                     "name an importable module and a function in it"
                 )
-            return cls(kind, metric, direction, entrypoint=target)
+            return cls(kind, metric, direction, entrypoint=target, extra=extra)
         command = table["command"]
         if (not isinstance(command, list) or not command
                 or not all(isinstance(part, str) for part in command)):
@@ -99,11 +104,13 @@ class Objective:
                 "objective.command: has no {out} placeholder; the command must write its "
                 "result JSON to {out}"
             )
-        return cls(kind, metric, direction, command=tuple(command))
+        return cls(kind, metric, direction, command=tuple(command), extra=extra)
 
     def to_dict(self) -> dict[str, Any]:
         """The `[objective]` table again, with defaults filled in."""
         out: dict[str, Any] = {"metric": self.metric, "direction": self.direction}
+        if self.extra:
+            out.update(metric=list(self.metrics), direction=list(self.directions))
         if self.kind == "model":
             out["model"] = self.model
             out.update(self.options)
@@ -137,5 +144,28 @@ def describe(objective: Objective) -> str:
     """One line for logs and status."""
     what = {"model": objective.model, "entrypoint": objective.entrypoint,
             "command": " ".join(objective.command or ())}[objective.kind]
-    return f"{objective.kind} {what}: {objective.direction} {objective.metric}"
+    goals = ", ".join(f"{d} {m}" for m, d in zip(objective.metrics, objective.directions,
+                                                    strict=True))
+    return f"{objective.kind} {what}: {goals}"
+
+
+def _objectives(metric: Any, direction: Any) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """(first metric, its direction, the further ones) from `metric` and `direction`, each a
+    string or, for several objectives, a list."""
+    metrics = metric if isinstance(metric, list) else [metric]
+    if not metrics or not all(isinstance(m, str) and m for m in metrics):
+        raise UserError(f"objective.metric: must be a metric name or a list of them, "
+                        f"got {metric!r}")
+    if len(set(metrics)) != len(metrics):
+        raise UserError(f"objective.metric: {metric!r} names a metric twice; list each once")
+    directions = direction if isinstance(direction, list) else [direction] * len(metrics)
+    if len(directions) != len(metrics):
+        raise UserError(f"objective.direction: {len(directions)} directions for "
+                        f"{len(metrics)} metrics; give one per metric, e.g. "
+                        '["minimize", "minimize"]')
+    for value in directions:
+        if value not in DIRECTIONS:
+            raise UserError(
+                f"objective.direction: must be \"minimize\" or \"maximize\", got {value!r}")
+    return metrics[0], directions[0], tuple(zip(metrics[1:], directions[1:], strict=True))
 

@@ -17,15 +17,19 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from hpsearch._optuna_internals import constraint_attr
 from hpsearch.campaign import Campaign
 from hpsearch.campaign_setup import enqueue_design, resolve_concurrency
+from hpsearch.constraints import Constraint, by_name, evaluate
 from hpsearch.file_modes import make_private
 from hpsearch.storage import open_campaign
 from hpsearch.study_view import is_interrupted
+from hpsearch.warm_start import SKIPPED_ATTR
 from workflows.trial_io import STATUS_FAILED, STATUS_OK, STATUS_PRUNED, TrialPaths, read_result
 
 
-def recover_orphans(study: optuna.Study, directory: Path, metric: str) -> dict[str, int]:
+def recover_orphans(study: optuna.Study, directory: Path, metric: str,
+                    constraints: tuple[Constraint, ...] = ()) -> dict[str, int]:
     """Record RUNNING trials from their result files, or as interrupted."""
     storage, counts = study._storage, {"recovered": 0, "interrupted": 0}
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -38,6 +42,10 @@ def recover_orphans(study: optuna.Study, directory: Path, metric: str) -> dict[s
             attrs = dict(result.recorded)
             if result.hostname is not None:
                 attrs["hostname"] = result.hostname
+            if constraints:
+                attrs.update(evaluate(constraints, attrs))
+                for name, value in by_name(constraints, attrs).items():
+                    storage.set_trial_system_attr(trial._trial_id, constraint_attr(name), value)
             for key, value in attrs.items():
                 storage.set_trial_user_attr(trial._trial_id, key, value)
         if result is None:
@@ -77,24 +85,32 @@ def enqueue_retries(study: optuna.Study) -> int:
 
 
 def design_present(study: optuna.Study) -> set[int]:
+    """Design points enqueued already, or left out because warm-start priors cover them."""
     return {t.user_attrs["lhs_index"] for t in study.get_trials(deepcopy=False)
-            if "lhs_index" in t.user_attrs}
+            if "lhs_index" in t.user_attrs} | set(study.user_attrs.get(SKIPPED_ATTR, []))
 
 
-def resume(target: str, display: Any = None) -> int:
+def resume(target: str, display: Any = None, trials: int | None = None,
+           wall_time: str | None = None, site_name: str | None = None,
+           overrides: dict[str, Any] | None = None) -> int:
+    """Continue the campaign at `target`, with a new budget or site when given."""
     from hpsearch import leftovers
     from hpsearch.driver import drive
+    from hpsearch.extend import plan_changes, record_changes
     from hpsearch.sites import Site
 
     make_private()
     study, directory = open_campaign(target)
     campaign = Campaign.from_dict(study.user_attrs["campaign"])
     site = Site.from_dict(study.user_attrs["site"])
+    changes = plan_changes(study, campaign, site, trials, wall_time, site_name, overrides)
+    campaign, site = changes.campaign, changes.site
     concurrency = resolve_concurrency(campaign, site)
     # Refuse a second driver before touching anything, and end a dead one's processes so
     # its trials cannot write result files while they are being recorded as interrupted.
     leftovers.claim(directory)
-    counts = recover_orphans(study, directory, campaign.objective.metric)
+    record_changes(study, changes)
+    counts = recover_orphans(study, directory, campaign.objective.metric, campaign.constraints)
     retries = enqueue_retries(study)
     design = enqueue_design(study, campaign, present=design_present(study))
     if display is not None:

@@ -10,6 +10,8 @@ the sampler's random fallback.
 
 from __future__ import annotations
 
+import warnings
+
 import optuna
 
 from hpsearch.errors import UserError
@@ -19,10 +21,23 @@ __all__ = ["SAMPLER_KINDS", "make_sampler"]
 SAMPLER_KINDS = ("tpe", "gp", "random")  # what a campaign file's `sampler` may name
 
 
-def make_sampler(kind: str, seed: int | None, n_startup_trials: int) -> optuna.samplers.BaseSampler:
-    """A seeded Optuna sampler of the given kind ("tpe", "gp" or "random")."""
+def make_sampler(kind: str, seed: int | None, n_startup_trials: int, group: bool = False,
+                 ) -> optuna.samplers.BaseSampler:
+    """A seeded Optuna sampler of the given kind ("tpe", "gp" or "random").
+
+    `group`: the space has conditional parameters (TPE models each set of active parameters
+    apart; GP models the parameters every trial has and samples the others at random).
+    Constraints need no option: TPE and GP read each trial's recorded constraint values."""
     if n_startup_trials < 0:
         raise UserError(f"sampler: n_startup_trials must be >= 0, got {n_startup_trials}")
+    with warnings.catch_warnings():
+        # `group` is marked experimental; the campaign file asked for it (`when`).
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return _make(kind, seed, n_startup_trials, group)
+
+
+def _make(kind: str, seed: int | None, n_startup_trials: int,
+          group: bool) -> optuna.samplers.BaseSampler:
     if kind == "tpe":
         # Multivariate TPE models the interactions between hyperparameters; the constant
         # liar keeps trials in flight from being proposed again by the next asks.
@@ -31,6 +46,7 @@ def make_sampler(kind: str, seed: int | None, n_startup_trials: int) -> optuna.s
             seed=seed,
             multivariate=True,
             constant_liar=True,
+            group=group,
         )
     if kind == "gp":
         # Every campaign parameter is always sampled, so the independent fallback only ever

@@ -8,6 +8,10 @@ Syntax (one entry per hyperparameter)::
     width = { type = "int", low = 8, high = 64, step = 8 }
     opt   = { type = "categorical", choices = ["adam", "sgd"] }
     act   = ["relu", "gelu"]            # a bare list is a categorical parameter
+    momentum = { type = "float", low = 0.5, high = 0.99, when = { opt = "sgd" } }
+
+`when` makes a parameter conditional: it is sampled (and given to the trial) only when the
+named earlier categorical parameter takes one of the listed choices.
 
 Every mistake raises `UserError` with one line naming `search_space.<name>.<field>`.
 """
@@ -29,10 +33,12 @@ from optuna.distributions import (
 from hpsearch.errors import UserError
 
 Choice = str | int | float | bool | None
+# `when = { optimizer = "sgd" }`: (parameter, the choices that make this one active) pairs.
+Condition = tuple[tuple[str, tuple[Choice, ...]], ...]
 
 PARAM_TYPES = ("float", "int", "categorical")
-_NUMERIC_KEYS = frozenset({"type", "low", "high", "log", "step"})
-_CATEGORICAL_KEYS = frozenset({"type", "choices"})
+_NUMERIC_KEYS = frozenset({"type", "low", "high", "log", "step", "when"})
+_CATEGORICAL_KEYS = frozenset({"type", "choices", "when"})
 # A float step must divide the range up to rounding of decimal literals such as 0.1.
 _STEP_TOLERANCE = 1e-8
 
@@ -44,6 +50,7 @@ class FloatParam:
     high: float
     log: bool = False
     step: float | None = None
+    when: Condition = ()
 
     def distribution(self) -> FloatDistribution:
         return FloatDistribution(self.low, self.high, log=self.log, step=self.step)
@@ -54,7 +61,7 @@ class FloatParam:
             out["log"] = True
         if self.step is not None:
             out["step"] = self.step
-        return out
+        return _with_when(out, self.when)
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,7 @@ class IntParam:
     high: int
     log: bool = False
     step: int = 1
+    when: Condition = ()
 
     def distribution(self) -> IntDistribution:
         return IntDistribution(self.low, self.high, log=self.log, step=self.step)
@@ -74,19 +82,20 @@ class IntParam:
             out["log"] = True
         if self.step != 1:
             out["step"] = self.step
-        return out
+        return _with_when(out, self.when)
 
 
 @dataclass(frozen=True)
 class CategoricalParam:
     name: str
     choices: tuple[Choice, ...]
+    when: Condition = ()
 
     def distribution(self) -> CategoricalDistribution:
         return CategoricalDistribution(self.choices)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": "categorical", "choices": list(self.choices)}
+        return _with_when({"type": "categorical", "choices": list(self.choices)}, self.when)
 
 
 Param = FloatParam | IntParam | CategoricalParam
@@ -110,7 +119,32 @@ class SearchSpace:
                 "search_space: no parameters; add at least one, e.g. "
                 'depth = { type = "int", low = 2, high = 5 }'
             )
-        return cls(tuple(_parse_param(name, entry) for name, entry in table.items()))
+        params = tuple(_parse_param(name, entry) for name, entry in table.items())
+        _check_conditions(params)
+        return cls(params)
+
+    @property
+    def conditional(self) -> bool:
+        return any(p.when for p in self.params)
+
+    def is_active(self, param: Param, params: Mapping[str, Any]) -> bool:
+        """Whether `param` applies given the values of the parameters it depends on."""
+        return all(name in params and any(params[name] == c for c in choices)
+                   for name, choices in param.when)
+
+    def active(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """`params` without the parameters their conditions switch off."""
+        return {p.name: params[p.name] for p in self.params
+                if p.name in params and self.is_active(p, params)}
+
+    def suggest(self, trial: Any) -> dict[str, Any]:
+        """Sample the active parameters on an Optuna trial, parents first (define-by-run:
+        TPE with group=True models each combination of active parameters apart)."""
+        values: dict[str, Any] = {}
+        for param in self.params:
+            if self.is_active(param, values):
+                values[param.name] = _suggest(trial, param)
+        return values
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -152,6 +186,55 @@ def _parse_param(name: Any, entry: Any) -> Param:
     return _parse_numeric(name, kind, entry)
 
 
+def _suggest(trial: Any, param: Param) -> Any:
+    if isinstance(param, CategoricalParam):
+        return trial.suggest_categorical(param.name, param.choices)
+    if isinstance(param, IntParam):
+        return trial.suggest_int(param.name, param.low, param.high, step=param.step,
+                                 log=param.log)
+    return trial.suggest_float(param.name, param.low, param.high, step=param.step, log=param.log)
+
+
+def _check_conditions(params: tuple[Param, ...]) -> None:
+    """A condition names an earlier categorical parameter and some of its choices."""
+    seen: dict[str, Param] = {}
+    for param in params:
+        for parent, choices in param.when:
+            where = f"search_space.{param.name}.when.{parent}"
+            other = seen.get(parent)
+            if other is None:
+                raise UserError(f"{where}: no categorical parameter {parent!r} before "
+                                f"{param.name!r}; list the parameter it depends on first")
+            if not isinstance(other, CategoricalParam):
+                raise UserError(f"{where}: {parent!r} is not categorical; a condition names "
+                                "choices of a categorical parameter")
+            for choice in choices:
+                if not any(choice == c for c in other.choices):
+                    raise UserError(f"{where}: {choice!r} is not one of {parent}'s choices "
+                                    f"({', '.join(map(str, other.choices))})")
+        seen[param.name] = param
+
+
+def _parse_when(where: str, value: Any) -> Condition:
+    if not isinstance(value, Mapping) or not value:
+        raise UserError(f'{where}.when: must be a table such as when = {{ optimizer = "sgd" }}, '
+                        f"got {value!r}")
+    out = []
+    for parent, choices in value.items():
+        listed = list(choices) if isinstance(choices, list | tuple) else [choices]
+        if not listed:
+            raise UserError(f"{where}.when.{parent}: give at least one choice")
+        out.append((str(parent), tuple(listed)))
+    return tuple(out)
+
+
+def _with_when(out: dict[str, Any], when: Condition) -> dict[str, Any]:
+    if when:
+        out["when"] = {name: list(choices) if len(choices) > 1 else choices[0]
+                       for name, choices in when}
+    return out
+
+
 def _check_keys(where: str, entry: Mapping[str, Any], allowed: frozenset[str], kind: str) -> None:
     for key in entry:
         if key not in allowed:
@@ -183,7 +266,8 @@ def _parse_categorical(name: str, entry: Mapping[str, Any]) -> CategoricalParam:
         if any(choice == s for s in seen):
             raise UserError(f"{where}.choices: {choice!r} appears twice; list each choice once")
         seen.append(choice)
-    return CategoricalParam(name, tuple(choices))
+    when = _parse_when(where, entry["when"]) if "when" in entry else ()
+    return CategoricalParam(name, tuple(choices), when=when)
 
 
 def _number(where: str, value: Any, integer: bool) -> int | float:
@@ -232,8 +316,10 @@ def _parse_numeric(name: str, kind: str, entry: Mapping[str, Any]) -> FloatParam
                 f"{where}.step: {step} does not divide the range [{low}, {high}]; "
                 "choose high = low + a whole number of steps"
             )
+    when = _parse_when(where, entry["when"]) if "when" in entry else ()
     if integer:
-        return IntParam(name, int(low), int(high), log=log, step=int(step or 1))
+        return IntParam(name, int(low), int(high), log=log, step=int(step or 1), when=when)
     return FloatParam(
-        name, float(low), float(high), log=log, step=None if step is None else float(step)
+        name, float(low), float(high), log=log, step=None if step is None else float(step),
+        when=when,
     )

@@ -9,8 +9,9 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from hpsearch.best import best_of
+from hpsearch.best import best_of, pareto_front
 from hpsearch.campaign import Campaign
+from hpsearch.constraints import is_infeasible
 from hpsearch.progress_line import format_duration
 from hpsearch.study_view import is_interrupted, uses_budget
 
@@ -21,7 +22,8 @@ def summarize(study: optuna.Study, now: datetime.datetime | None = None) -> dict
     now = now or datetime.datetime.now()
     counts: Counter[str] = Counter()
     for trial in trials:
-        counts["interrupted" if is_interrupted(trial) else trial.state.name.lower()] += 1
+        counts["prior" if trial.user_attrs.get("source") == "warm_start" else
+               "interrupted" if is_interrupted(trial) else trial.state.name.lower()] += 1
     used = sum(1 for t in trials if uses_budget(t))
     finished = [t for t in trials if uses_budget(t) and t.datetime_complete is not None]
     rate = None
@@ -32,7 +34,9 @@ def summarize(study: optuna.Study, now: datetime.datetime | None = None) -> dict
         rate = len(finished) / hours if hours > 0 else None
     remaining = None if campaign.budget.trials is None else max(0, campaign.budget.trials - used)
     eta_s = remaining / rate * 3600.0 if (rate and remaining is not None) else None
-    best = best_of(trials, study.direction)
+    several = len(study.directions) > 1
+    best = None if several else best_of(trials, study.direction)
+    front = pareto_front(study) if several else None
     running = [
         {"trial": t.number, "elapsed_s": (now - t.datetime_start).total_seconds()
          if t.datetime_start else None, "source": t.user_attrs.get("source", ""),
@@ -47,23 +51,41 @@ def summarize(study: optuna.Study, now: datetime.datetime | None = None) -> dict
         "counts": dict(counts), "budget_used": used, "budget": campaign.budget.to_dict(),
         "running": running, "best": None if best is None else
         {"trial": best.number, "value": best.value, "params": best.params},
+        "pareto_front": None if front is None else
+        [{"trial": t.number, "values": t.values, "params": t.params} for t in front],
         "trials_per_hour": rate, "eta_s": eta_s,
+        "constraints": [str(c) for c in campaign.constraints],
+        "infeasible": sum(1 for t in trials if is_infeasible(t)),
     }
 
 
 def render(summary: dict[str, Any]) -> str:
     counts = summary["counts"]
     budget = summary["budget"]
-    lines = [f"campaign {summary['name']}: "
-             f"{summary['objective']['direction']} {summary['objective']['metric']}"]
+    goal = summary["objective"]
+    metrics = goal["metric"] if isinstance(goal["metric"], list) else [goal["metric"]]
+    directions = (goal["direction"] if isinstance(goal["direction"], list)
+                  else [goal["direction"]] * len(metrics))
+    lines = [f"campaign {summary['name']}: " + ", ".join(
+        f"{d} {m}" for m, d in zip(metrics, directions, strict=True))]
     total = budget.get("trials")
     lines.append(f"budget: {summary['budget_used']}" + (f"/{total}" if total else "")
                  + " trials used" + (f", wall time {budget['wall_time']} per run"
                                      if "wall_time" in budget else ""))
     order = ("complete", "pruned", "fail", "interrupted", "running", "waiting")
-    lines.append("trials: " + ", ".join(f"{name} {counts.get(name, 0)}" for name in order))
+    lines.append("trials: " + ", ".join(f"{name} {counts.get(name, 0)}" for name in order)
+                 + (f"; {counts['prior']} prior trials from a warm start"
+                    if counts.get("prior") else "")
+                 + (f"; {summary['infeasible']} break the constraints "
+                    f"({', '.join(summary['constraints'])})" if summary.get("infeasible") else ""))
     best = summary["best"]
-    if best is not None:
+    front = summary.get("pareto_front")
+    if front is not None:
+        lines.append(f"pareto front: {len(front)} trials" + "".join(
+            f"\n  trial {t['trial']}: " + ", ".join(
+                f"{m}={_short(v)}" for m, v in zip(metrics, t["values"], strict=True))
+            for t in front[:10]) + ("\n  ..." if len(front) > 10 else ""))
+    elif best is not None:
         params = ", ".join(f"{k}={_short(v)}" for k, v in best["params"].items())
         lines.append(f"best: trial {best['trial']} = {best['value']:.6g} ({params})")
     else:

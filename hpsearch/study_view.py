@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from optuna.distributions import BaseDistribution
 from optuna.storages import BaseStorage, InMemoryStorage
 from optuna.trial import FrozenTrial, TrialState
 
+from hpsearch._optuna_internals import constraint_attr
 from hpsearch._tpe_batch import tpe_proposals
 from hpsearch.best import best_of
 
@@ -41,7 +42,10 @@ def is_interrupted(trial: FrozenTrial) -> bool:
 
 
 def uses_budget(trial: FrozenTrial) -> bool:
-    """A finished trial that counts toward budget.trials (an interrupted one is retried)."""
+    """A finished trial that counts toward budget.trials (an interrupted one is retried;
+    a prior trial from a warm start ran in an earlier campaign)."""
+    if trial.user_attrs.get("source") == "warm_start":
+        return False
     if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
         return True
     return trial.state == TrialState.FAIL and not is_interrupted(trial)
@@ -90,8 +94,12 @@ class StudyView:
 
     # ---- writing (memory, then storage) ----------------------------------------------
     def ask(self, k: int, distributions: Mapping[str, BaseDistribution],
-            user_attrs: Mapping[str, Any] | None = None) -> list[Asked]:
+            user_attrs: Mapping[str, Any] | None = None,
+            conditional: Callable[[optuna.Trial], Any] | None = None) -> list[Asked]:
         """`k` new RUNNING trials; `user_attrs` are added to each (e.g. its directory).
+
+        A space with conditional parameters passes `conditional(trial)`, which suggests the
+        active ones define-by-run; each trial then has its own distributions.
 
         WAITING trials go first. For the rest, TPE draws several proposals from one fit of
         its estimators (`_tpe_batch`); other samplers, or TPE when that does not apply, are
@@ -100,6 +108,10 @@ class StudyView:
         asked: list[Asked] = []
         proposals: list[dict[str, Any]] = []
         waiting = self.waiting()
+        while len(asked) < k and conditional is not None:
+            trial = self.memory.ask()
+            conditional(trial)
+            asked.append(self._start(trial._trial_id, trial.distributions, user_attrs))
         while len(asked) < k:
             if not waiting and not proposals:
                 proposals = tpe_proposals(self.memory, distributions, k - len(asked))
@@ -189,10 +201,18 @@ class StudyView:
     def should_prune(self, number: int) -> bool:
         return self.memory.pruner.prune(self.memory, self.trial(number))
 
-    def finish(self, number: int, state: TrialState, value: float | None = None,
-               user_attrs: Mapping[str, Any] | None = None) -> FrozenTrial:
-        """Record the end of a running trial: attributes first (finished trials are frozen)."""
+    def finish(self, number: int, state: TrialState,
+               value: float | Sequence[float] | None = None,
+               user_attrs: Mapping[str, Any] | None = None,
+               constraints: Mapping[str, float] | None = None) -> FrozenTrial:
+        """Record the end of a running trial: attributes first (finished trials are frozen).
+        `constraints` are its constraint values by name (<= 0: feasible), as
+        `Trial.set_constraint` records them, for the samplers."""
         self.set_user_attrs(number, user_attrs or {})
+        for name, bound in (constraints or {}).items():
+            self._memory.set_trial_system_attr(self._memory_trial_id(number),
+                                               constraint_attr(name), bound)
+            self.storage.set_trial_system_attr(self._ids[number], constraint_attr(name), bound)
         if state == TrialState.COMPLETE:
             self.memory.tell(number, value)
         else:

@@ -17,7 +17,7 @@ import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from hpsearch.best import best_of
+from hpsearch.best import best_of, pareto
 from hpsearch.dashboard.budget import time_left
 from hpsearch.dashboard.campaign_reader import Snapshot
 from workflows.trial_io import TrialPaths
@@ -136,6 +136,27 @@ def overview(snap: Snapshot) -> dict[str, Any]:
             **{s: [per_hour[h].get(s, 0) for h in hours] for s in ("COMPLETE", "PRUNED", "FAIL")},
         },
         "time_left": time_left(snap.study_user_attrs.get("campaign"), trials, snap.taken_at),
+        "pareto": pareto_view(snap),
+    }
+
+
+def pareto_view(snap: Snapshot) -> dict[str, Any] | None:
+    """With several objectives: the first two of every complete trial, and the front."""
+    if len(snap.directions) < 2:
+        return None
+    goal = (snap.study_user_attrs.get("campaign") or {}).get("objective", {})
+    names = goal.get("metric") if isinstance(goal.get("metric"), list) else None
+    names = names or [f"objective {i}" for i in range(len(snap.directions))]
+    done = [t for t in snap.trials if t.state == TrialState.COMPLETE and t.values
+            and len(t.values) == len(snap.directions)]
+    front = pareto(done, snap.directions)
+    return {
+        "metrics": names, "directions": list(snap.directions),
+        "points": {"number": [t.number for t in done],
+                   "x": [finite(t.values[0]) for t in done],
+                   "y": [finite(t.values[1]) for t in done]},
+        "front": {"number": [t.number for t in front],
+                  "x": [t.values[0] for t in front], "y": [t.values[1] for t in front]},
     }
 
 
@@ -181,7 +202,8 @@ def campaign_name(snap: Snapshot) -> str:
     return snap.study_name
 
 
-TABLE_COLUMNS = ["number", "state", "value", "duration_s", "node", "worker", "source", "start"]
+TABLE_COLUMNS = ["number", "state", "value", "duration_s", "node", "worker", "source", "start",
+                 "feasible"]
 
 
 def table_names(snap: Snapshot) -> tuple[list[str], list[str]]:
@@ -211,10 +233,16 @@ def trial_row(t: FrozenTrial, param_names: list[str], metric_names: list[str],
     return (
         [t.number, t.state.name, objective(t), duration_s(t, now), node(t),
          _cell(t.user_attrs.get("worker")), _cell(t.user_attrs.get("source")),
-         iso(t.datetime_start)]
+         iso(t.datetime_start), feasibility(t)]
         + [_cell(t.params.get(name)) for name in param_names]
         + [_cell(m.get(name)) for name in metric_names]
     )
+
+
+def feasibility(t: FrozenTrial) -> str | None:
+    """"yes" / "no" against the campaign's constraints; None when it has none."""
+    feasible = t.user_attrs.get("feasible")
+    return None if not isinstance(feasible, bool) else ("yes" if feasible else "no")
 
 
 def trial_table(snap: Snapshot) -> dict[str, Any]:

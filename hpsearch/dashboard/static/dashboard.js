@@ -124,7 +124,29 @@
           section("Best so far against trial number", plotDiv("plot-by-number")),
           section("Best so far against wall time", plotDiv("plot-by-time"))),
         section("Trials finished per hour", plotDiv("plot-per-hour", "plot plot-short")),
+        el("div", { id: "pareto-slot" }),
       ];
+    },
+    pareto(p) {
+      // Several objectives: every complete trial on the first two, the front joined up.
+      const slot = document.getElementById("pareto-slot");
+      if (!p || !slot) return;
+      if (!document.getElementById("plot-pareto")) {
+        slot.replaceChildren(section(`Pareto front (${p.front.number.length} trials)`,
+          plotDiv("plot-pareto")));
+      } else {
+        slot.querySelector("h2").textContent = `Pareto front (${p.front.number.length} trials)`;
+      }
+      const axis = (i) => ({ title: { text: `${p.metrics[i]} (${p.directions[i]})` } });
+      react("plot-pareto", [
+        { x: p.points.x, y: p.points.y, customdata: p.points.number, type: "scatter",
+          mode: "markers", name: "trial", marker: { color: "#90a4ae", size: 6 },
+          hovertemplate: "trial #%{customdata}: %{x}, %{y}<extra></extra>" },
+        { x: p.front.x, y: p.front.y, customdata: p.front.number, type: "scatter",
+          mode: "lines+markers", name: "Pareto front",
+          line: { color: "#2e7d32", width: 2, shape: "hv" }, marker: { color: "#2e7d32", size: 8 },
+          hovertemplate: "trial #%{customdata}: %{x}, %{y}<extra></extra>" },
+      ], baseLayout({ xaxis: axis(0), yaxis: axis(1) }));
     },
     fill(s) {
       const cards = document.getElementById("cards");
@@ -173,6 +195,7 @@
       react("plot-per-hour", ["COMPLETE", "PRUNED", "FAIL"].map((st) => ({
         x: h.hour, y: h[st], type: "bar", name: st, marker: { color: COLORS[st] },
       })), baseLayout({ barmode: "stack", xaxis: { type: "date" }, yaxis: { title: { text: "trials" } } }));
+      overview.pareto(s.pareto);
     },
   };
 
