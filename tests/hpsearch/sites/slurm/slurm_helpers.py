@@ -16,7 +16,7 @@ JOBCOMP_LOG = Path("/var/log/slurm-local/jobcomp.log")  # scripts/slurm-local's 
 # Written next to each campaign file; trials import it (the campaign's folder is on their
 # PYTHONPATH) and run in their trial directory.
 OBJECTIVES = '''
-import os, pathlib, socket, time
+import json, os, pathlib, socket, time
 
 HERE = pathlib.Path(__file__).parent
 
@@ -52,7 +52,8 @@ def ranks(params):
     comm = MPI.COMM_WORLD
     seen = comm.allgather({"rank": comm.rank, "procid": os.environ.get("SLURM_PROCID"),
                            "pid": os.getpid(), "host": socket.gethostname()})
-    return {"objective": float(comm.size), "size": comm.size, "ranks": seen}
+    # Metrics are numbers or strings (the result reader refuses nested values): JSON text.
+    return {"objective": float(comm.size), "size": comm.size, "ranks": json.dumps(seen)}
 '''
 
 

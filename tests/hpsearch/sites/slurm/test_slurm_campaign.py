@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,7 @@ def test_two_rank_trial_launched_by_srun(slurm: str, tmp_path: Path) -> None:
     trials = load(tmp_path / "run").trials
     assert [(t.state, t.value) for t in trials] == [(TrialState.COMPLETE, 2.0)] * 2
     for trial in trials:
-        ranks = trial.user_attrs["metrics"]["ranks"]
+        ranks = json.loads(trial.user_attrs["metrics"]["ranks"])
         assert sorted(r["rank"] for r in ranks) == [0, 1]
         assert sorted(r["procid"] for r in ranks) == ["0", "1"]  # both started by srun
         assert len({r["pid"] for r in ranks}) == 2
