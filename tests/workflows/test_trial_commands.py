@@ -8,20 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-# The trial's own module, imported by `--target objectives:by_mode`: each mode ends the trial
-# one way a user's objective can.
-OBJECTIVES = '''
-def by_mode(params):
-    mode = params["mode"]
-    if mode == "raise":
-        raise ValueError("bad luck with " + mode)
-    if mode == "nan":
-        return float("nan")
-    if mode == "exit":
-        raise SystemExit(7)
-    return 1.5
-'''
+from spine_helpers import OBJECTIVES  # by_mode ends the trial each way a user's one can
 
 
 def _run(tmp_path: Path, module: str, extra: list[str], params: dict) -> tuple[int, dict | None]:
