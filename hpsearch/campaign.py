@@ -175,10 +175,11 @@ def _wall_time(value: Any) -> int:
     return seconds
 
 
-def _design_fits(n_init: int, budget: Budget, given: bool) -> int:
+def _design_fits(n_init: int, budget: Budget, given: bool, warm_start: bool) -> int:
     """n_init within the trial budget: design points beyond it would wait for ever. The
-    default design (2 * dimension + 1) shrinks to the budget; a given one is refused."""
-    if budget.trials is None or n_init <= budget.trials:
+    default design (2 * dimension + 1) shrinks to the budget; a given one is refused. With
+    a warm start, priors stand in for design points: `launch` checks what is left."""
+    if budget.trials is None or n_init <= budget.trials or warm_start:
         return n_init
     if not given:
         return budget.trials
@@ -249,7 +250,8 @@ def parse_campaign(table: dict[str, Any], default_name: str, source_dir: Path) -
     if "budget" not in table:
         raise UserError('budget: missing; add [budget] trials = N and/or wall_time = "HH:MM:SS"')
     budget = _budget(table["budget"])
-    n_init = _design_fits(n_init, budget, given="n_init" in table)
+    n_init = _design_fits(n_init, budget, given="n_init" in table,
+                          warm_start=bool(table.get("warm_start")))
     concurrency = table.get("concurrency")
     if concurrency is not None:
         concurrency = _integer("concurrency", concurrency, 1)

@@ -14,6 +14,7 @@ from hpsearch.campaign import Campaign, load_campaign, read_campaign_text
 from hpsearch.campaign_create import create_campaign, refuse_existing
 from hpsearch.campaign_setup import enqueue_design, resolve_concurrency, resolve_site
 from hpsearch.entrypoint_check import check_entrypoint
+from hpsearch.errors import UserError
 from hpsearch.file_modes import make_private
 from hpsearch.progress_line import ProgressLine
 from hpsearch.storage import refuse_foreign_storage
@@ -50,9 +51,14 @@ def launch_campaign(campaign: Campaign, text: str, directory: str | None,
     refuse_existing(target)
     if campaign.storage is not None:
         refuse_foreign_storage(campaign.storage, campaign.name)
+    priors = load_priors(campaign)  # an unreadable earlier campaign fails before creating
+    design_left = campaign.n_init - len(priors)  # each prior stands in for one design point
+    if campaign.budget.trials is not None and design_left > campaign.budget.trials:
+        raise UserError(f"n_init: {design_left} design points left after {len(priors)} "
+                        f"warm-start priors but budget.trials is {campaign.budget.trials}; "
+                        "lower n_init or raise the budget")
     check_entrypoint(campaign, site)
     display = display or ProgressLine()
-    priors = load_priors(campaign)  # an unreadable earlier campaign fails before creating
     storage = create_campaign(campaign, site, target, text, version=hpsearch_version(),
                               priors=priors)
     if campaign.warm_start:

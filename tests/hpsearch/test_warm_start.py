@@ -106,3 +106,13 @@ trials = 4
     status = cli("status", str(tmp_path / "b"))
     assert "budget: 4/4 trials used" in status.stdout
     assert "12 prior trials from a warm start" in status.stdout
+
+    # A design the priors cannot cover within the budget is refused before anything exists.
+    text = (tmp_path / "b.toml").read_text().replace("n_init = 5", "n_init = 20")
+    (tmp_path / "c.toml").write_text(text.replace('name = "b"', 'name = "c"'))
+    refused = cli("launch", str(tmp_path / "c.toml"), "--dir", str(tmp_path / "c"))
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        "hpsearch: error: n_init: 8 design points left after 12 warm-start priors but "
+        "budget.trials is 4; lower n_init or raise the budget"]
+    assert not (tmp_path / "c").exists()
