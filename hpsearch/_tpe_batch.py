@@ -7,6 +7,14 @@ and keeps the best of each group, exactly what one ask does, for up to a tenth a
 proposals as the fit saw trials; then the proposals join the study as running trials (liars)
 and the next fit sees them. With one proposal per fit the result is the ask's, draw for draw.
 
+Two bounds keep a fit's cost and memory flat however large the campaign grows:
+- the "bad" estimator is fitted on at most MAX_ABOVE trials, a seeded uniform sample of the
+  trials that are not among the best (running ones, the liars, included); the best ones,
+  which make the "good" estimator, are always all there. Up to MAX_ABOVE trials nothing
+  changes, so small and medium campaigns propose exactly what TPE's ask would.
+- candidates are scored in chunks of at most CANDIDATE_CELLS candidate x component pairs,
+  so the acquisition's arrays stay small whatever the batch.
+
 This leans on TPESampler's internals (all through `_optuna_internals`): anything unusual
 (group decomposition, multi-objective, constraints, a subclass, no constant liar, a dynamic
 space) returns no proposals and the caller asks the sampler one trial at a time instead.
@@ -20,6 +28,7 @@ from typing import Any
 import numpy as np
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution
+from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch import _optuna_internals as internals
@@ -27,6 +36,8 @@ from hpsearch import _optuna_internals as internals
 # New liars a fit may hand out, as a fraction of the trials it was fitted on: a batch that is
 # small next to the study changes the "bad" estimator little, so refitting would not pay.
 LIAR_FRACTION_PER_FIT = 0.1
+MAX_ABOVE = 2048  # trials in the "bad" estimator at most
+CANDIDATE_CELLS = 4_000_000  # candidates x estimator components scored at once (~32 MB each)
 
 _MODEL_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 
@@ -49,21 +60,43 @@ def tpe_proposals(
 
     trials = internals.study_trials(study, _MODEL_STATES)
     n_finished = sum(t.state != TrialState.RUNNING for t in trials)
-    mpe_below, mpe_above = internals.tpe_fit(sampler, study, search_space, trials, n_finished)
+    n_below = internals.tpe_below_count(sampler, n_finished)
+    fitted = _bounded(trials, n_below, study.direction, sampler)
+    mpe_below, mpe_above = internals.tpe_fit(sampler, study, search_space, fitted, n_finished)
 
     count = max(1, min(limit, int(LIAR_FRACTION_PER_FIT * len(trials))))
     n_ei = internals.tpe_candidates(sampler)
-    samples, acquisition = internals.tpe_draw(sampler, mpe_below, mpe_above, n_ei * count)
     fixed = {name: _single_value(d) for name, d in distributions.items() if d.single()}
+    groups_per_chunk = max(1, CANDIDATE_CELLS // (n_ei * (len(fitted) + 2)))
     proposals = []
-    for group in range(count):
-        best = group * n_ei + int(np.argmax(acquisition[group * n_ei : (group + 1) * n_ei]))
-        params = {
-            name: dist.to_external_repr(samples[name][best].item())
-            for name, dist in search_space.items()
-        }
-        proposals.append({name: {**params, **fixed}[name] for name in distributions})
+    for first in range(0, count, groups_per_chunk):
+        groups = min(groups_per_chunk, count - first)
+        samples, acquisition = internals.tpe_draw(sampler, mpe_below, mpe_above, n_ei * groups)
+        for group in range(groups):
+            best = group * n_ei + int(np.argmax(acquisition[group * n_ei: (group + 1) * n_ei]))
+            params = {
+                name: dist.to_external_repr(samples[name][best].item())
+                for name, dist in search_space.items()
+            }
+            proposals.append({name: {**params, **fixed}[name] for name in distributions})
     return proposals
+
+
+def _bounded(trials: list[FrozenTrial], n_below: int, direction: StudyDirection,
+             sampler: optuna.samplers.TPESampler) -> list[FrozenTrial]:
+    """The trials to fit on: all of them up to MAX_ABOVE + n_below, else the best `n_below`
+    complete ones and a seeded sample of MAX_ABOVE others, in their original order."""
+    if len(trials) <= MAX_ABOVE + n_below:
+        return trials
+    sign = 1.0 if direction == StudyDirection.MINIMIZE else -1.0
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    best = {t.number for t in sorted(complete, key=lambda t: (sign * t.values[0], t.number))
+            [:n_below]}
+    others = [i for i, t in enumerate(trials) if t.number not in best]
+    rng = internals.tpe_rng(sampler)
+    chosen = set(rng.choice(len(others), size=min(MAX_ABOVE, len(others)), replace=False))
+    keep = {others[i] for i in chosen}
+    return [t for i, t in enumerate(trials) if t.number in best or i in keep]
 
 
 def _single_value(distribution: BaseDistribution) -> Any:

@@ -33,10 +33,13 @@ class ViewAsker:
         self.sampler = sampler
 
     def ask(self, k, dists):
-        return self.view.ask(k, dists)
+        asked = self.view.ask(k, dists)
+        self.view.flush()  # as the driver does after each turn
+        return asked
 
     def tell(self, number, value):
         self.view.finish(number, TrialState.COMPLETE, value)
+        self.view.flush()
 
 
 class PlainAsker:
