@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from optuna.study._frozen import FrozenStudy  # what RDBStorage.get_all_studies returns
 
 __all__ = ["FrozenStudy", "missing_names", "rdb_backend", "rdb_models", "rdb_trials",
-           "study_trials", "tpe_below_count", "tpe_rng",
+           "gp_startup_trials", "study_trials", "tpe_below_count", "tpe_rng",
            "tpe_batch_applicable", "tpe_candidates", "tpe_draw", "tpe_fit", "tpe_startup_trials"]
 
 # (module, name) pairs imported from Optuna's private modules.
@@ -48,6 +48,7 @@ PRIVATE_ATTRIBUTES = {
         "_n_startup_trials", "_gamma", "_build_parzen_estimator", "_n_ei_candidates", "_rng",
         "_compute_acquisition_func",
     ),
+    "optuna.samplers.GPSampler": ("_n_startup_trials",),
     "optuna.Study": ("_is_multi_objective", "_get_trials", "_storage", "_study_id"),
     "optuna.storages.RDBStorage": ("_get_trials",),
     "optuna.trial.FrozenTrial": ("_trial_id",),
@@ -84,6 +85,7 @@ def _instances() -> dict[str, Any]:
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     return {
         "optuna.samplers.TPESampler": optuna.samplers.TPESampler(seed=0),
+        "optuna.samplers.GPSampler": optuna.samplers.GPSampler(seed=0),
         "optuna.Study": study,
         "optuna.trial.FrozenTrial": optuna.trial.create_trial(value=0.0),
         "optuna.storages._cached_storage._CachedStorage": optuna.storages.get_storage(
@@ -113,6 +115,10 @@ def tpe_below_count(sampler: optuna.samplers.TPESampler, n_finished: int) -> int
     from optuna.samplers._tpe.sampler import default_gamma
 
     return int((sampler._gamma or default_gamma)(n_finished))
+
+
+def gp_startup_trials(sampler: optuna.samplers.GPSampler) -> int:
+    return sampler._n_startup_trials
 
 
 def tpe_rng(sampler: optuna.samplers.TPESampler) -> np.random.RandomState:

@@ -36,8 +36,8 @@ from hpsearch import _optuna_internals as internals
 # New liars a fit may hand out, as a fraction of the trials it was fitted on: a batch that is
 # small next to the study changes the "bad" estimator little, so refitting would not pay.
 LIAR_FRACTION_PER_FIT = 0.1
-MAX_ABOVE = 2048  # trials in the "bad" estimator at most
-CANDIDATE_CELLS = 4_000_000  # candidates x estimator components scored at once (~32 MB each)
+MAX_ABOVE = 512  # trials in the "bad" estimator at most: its scoring is most of a fit's cost
+CANDIDATE_CELLS = 1_000_000  # candidates x estimator components scored at once (~8 MB per array)
 
 _MODEL_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 
@@ -66,7 +66,7 @@ def tpe_proposals(
 
     count = max(1, min(limit, int(LIAR_FRACTION_PER_FIT * len(trials))))
     n_ei = internals.tpe_candidates(sampler)
-    fixed = {name: _single_value(d) for name, d in distributions.items() if d.single()}
+    fixed = {name: single_value(d) for name, d in distributions.items() if d.single()}
     groups_per_chunk = max(1, CANDIDATE_CELLS // (n_ei * (len(fitted) + 2)))
     proposals = []
     for first in range(0, count, groups_per_chunk):
@@ -99,7 +99,7 @@ def _bounded(trials: list[FrozenTrial], n_below: int, direction: StudyDirection,
     return [t for i, t in enumerate(trials) if t.number in best or i in keep]
 
 
-def _single_value(distribution: BaseDistribution) -> Any:
+def single_value(distribution: BaseDistribution) -> Any:
     if isinstance(distribution, CategoricalDistribution):
         return distribution.choices[0]
     return distribution.low  # type: ignore[attr-defined]

@@ -80,6 +80,15 @@ def design_present(study: optuna.Study) -> set[int]:
             if "lhs_index" in t.user_attrs}
 
 
+def prepare_resume(study: optuna.Study, campaign: Campaign,
+                   directory: Path) -> tuple[dict[str, int], int, int]:
+    """Orphans recorded, retries and missing design points enqueued: what was done."""
+    counts = recover_orphans(study, directory, campaign.objective.metric)
+    retries = enqueue_retries(study)
+    design = enqueue_design(study, campaign, present=design_present(study))
+    return counts, retries, design
+
+
 def resume(target: str, display: Any = None) -> int:
     from hpsearch import leftovers
     from hpsearch.driver import drive
@@ -92,9 +101,7 @@ def resume(target: str, display: Any = None) -> int:
     # Refuse a second driver before touching anything, and end a dead one's processes so
     # its trials cannot write result files while they are being recorded as interrupted.
     leftovers.claim(directory)
-    counts = recover_orphans(study, directory, campaign.objective.metric)
-    retries = enqueue_retries(study)
-    design = enqueue_design(study, campaign, present=design_present(study))
+    counts, retries, design = prepare_resume(study, campaign, directory)
     if display is not None:
         display.event(f"resuming {campaign.name}: {counts['recovered']} results recovered, "
                       f"{counts['interrupted']} interrupted trials, {retries} retries enqueued"

@@ -23,7 +23,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from workflows.trial_io import STATUS_FAILED, STATUS_OK, STATUS_PRUNED, TrialPaths, TrialResult
@@ -63,13 +63,14 @@ class Stats:
     workers: int
     launched: int = 0
     busy_s: float = 0.0  # worker-seconds with a trial, up to `now`
+    ended_s: float = 0.0  # the durations of the trials that ended, summed
+    ended: int = 0
     fill_s: float | None = None  # when every worker first had a trial
     busy_at_fill: float = 0.0
     last_launch_s: float = 0.0
     busy_at_last_launch: float = 0.0
     now: float = 0.0
     driver_cpu_s: float = 0.0
-    waits: list[float] = field(default_factory=list)
 
     @property
     def utilisation(self) -> float:
@@ -128,8 +129,15 @@ class SimulatedCluster:
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
         self._release()
-        yield
-        self._charge()
+        try:
+            yield
+        finally:
+            self._charge()
+            # The end of a session kills the trials still running, as Parsl's shutdown does.
+            for trial in {id(t): t for _, _, t in self._events}.values():
+                self._end(trial, -9, TrialResult(STATUS_FAILED, reason="killed at shutdown"))
+            self._events.clear()
+            self._finished.clear()
 
     def now(self) -> float:
         self._charge()
@@ -201,6 +209,8 @@ class SimulatedCluster:
 
     def _end(self, trial: _Trial, returncode: int, result: TrialResult) -> None:
         self._busy -= 1
+        self.stats.ended += 1
+        self.stats.ended_s += self.stats.now - trial.started
         trial.future.set_result({
             "returncode": returncode, "result": result,
             "log_tail": "simulated failure\n" if returncode else "",

@@ -31,6 +31,7 @@ from optuna.distributions import BaseDistribution
 from optuna.storages import BaseStorage, InMemoryStorage
 from optuna.trial import FrozenTrial, TrialState
 
+from hpsearch._gp_active_set import gp_proposal
 from hpsearch._tpe_batch import tpe_proposals
 from hpsearch.best import best_of
 from hpsearch.trial_sync import sync_trials
@@ -138,6 +139,8 @@ class StudyView:
         while len(asked) < k:
             if not waiting and not proposals:
                 proposals = tpe_proposals(self.memory, distributions, k - len(asked))
+                gp = None if proposals else gp_proposal(self.memory, distributions)
+                proposals = [gp] if gp is not None else proposals
             if proposals:
                 memory_id = self._insert_memory(proposals.pop(0), distributions)
             else:
