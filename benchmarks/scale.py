@@ -83,8 +83,8 @@ def _num(value: float | None, fmt: str) -> str:
 
 
 def table(rows: list[dict]) -> str:
-    head = ("| sampler | workers | trials | steady util % | whole util % | fill s | driver ms/trial "
-            "(sampler / storage / dispatch / bookkeeping) | peak MB | best | host CPU s |")
+    head = ("| sampler | workers | trials | steady util % | whole util % | fill s | driver "
+            "ms/trial (sampler / storage / dispatch / bookkeeping) | peak MB | best | host CPU s |")
     lines = [head, "|" + "---|" * 10]
     for r in rows:
         total = sum(r[f"ms_{k}"] for k in ("sampler", "storage", "dispatch", "bookkeeping"))

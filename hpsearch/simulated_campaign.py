@@ -18,8 +18,8 @@ from hpsearch.driver import Driver, make_pruner
 from hpsearch.launch import create_campaign
 from hpsearch.progress_line import ProgressLine
 from hpsearch.samplers import make_sampler
-from hpsearch.sites import load_site
 from hpsearch.simulated_cluster import SimulatedCluster
+from hpsearch.sites import load_site
 from hpsearch.storage import open_campaign
 from hpsearch.study_view import StudyView
 
