@@ -35,8 +35,10 @@ def best_of(trials: Iterable[FrozenTrial], direction: StudyDirection | str) -> F
 
 
 def top_trials(study: optuna.Study, n: int) -> list[FrozenTrial]:
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return ranked(complete, study.direction)[:n]
+    from hpsearch.study_summary import full_trials, ranked_rows, trial_rows
+
+    # Ranked from a few columns of every trial; only the `n` shown are read in full.
+    return full_trials(study, ranked_rows(trial_rows(study), study.direction)[:n])
 
 
 def rows(trials: list[FrozenTrial], metric: str) -> list[dict[str, Any]]:

@@ -9,35 +9,34 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from hpsearch.best import best_of
 from hpsearch.campaign import Campaign
 from hpsearch.progress_line import format_duration
-from hpsearch.study_view import is_interrupted, uses_budget
+from hpsearch.study_summary import full_trials, ranked_rows, trial_rows
 
 
 def summarize(study: optuna.Study, now: datetime.datetime | None = None) -> dict[str, Any]:
     campaign = Campaign.from_dict(study.user_attrs["campaign"])
-    trials = study.get_trials(deepcopy=False)
+    rows = trial_rows(study)  # the few columns needed; full trials only of those shown
     now = now or datetime.datetime.now()
-    counts: Counter[str] = Counter()
-    for trial in trials:
-        counts["interrupted" if is_interrupted(trial) else trial.state.name.lower()] += 1
-    used = sum(1 for t in trials if uses_budget(t))
-    finished = [t for t in trials if uses_budget(t) and t.datetime_complete is not None]
+    counts: Counter[str] = Counter(r.category for r in rows)
+    used = sum(1 for r in rows if r.uses_budget)
+    finished = [r for r in rows if r.uses_budget and r.datetime_complete is not None]
     rate = None
     if len(finished) >= 2:
-        first = min(t.datetime_start or t.datetime_complete for t in finished)  # type: ignore[type-var]
-        last = max(t.datetime_complete for t in finished)  # type: ignore[type-var]
+        first = min(r.datetime_start or r.datetime_complete for r in finished)  # type: ignore[type-var]
+        last = max(r.datetime_complete for r in finished)  # type: ignore[type-var]
         hours = (last - first).total_seconds() / 3600.0  # type: ignore[operator]
         rate = len(finished) / hours if hours > 0 else None
     remaining = None if campaign.budget.trials is None else max(0, campaign.budget.trials - used)
     eta_s = remaining / rate * 3600.0 if (rate and remaining is not None) else None
-    best = best_of(trials, study.direction)
+    top = ranked_rows(rows, study.direction)[:1]
+    shown = full_trials(study, top + [r for r in rows if r.state == TrialState.RUNNING])
+    best = shown[0] if top else None
     running = [
         {"trial": t.number, "elapsed_s": (now - t.datetime_start).total_seconds()
          if t.datetime_start else None, "source": t.user_attrs.get("source", ""),
          "params": t.params}
-        for t in trials if t.state == TrialState.RUNNING
+        for t in shown[len(top):]
     ]
     return {
         "name": campaign.name, "objective": campaign.objective.to_dict(),

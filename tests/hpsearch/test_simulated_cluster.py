@@ -15,8 +15,11 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from hpsearch.best import ranked, top_trials
 from hpsearch.simulated_campaign import drive_simulated, new_cluster, simulated_campaign
 from hpsearch.simulated_cluster import Durations
+from hpsearch.status import summarize
+from hpsearch.storage import open_campaign
 
 pytestmark = pytest.mark.slow  # two whole campaigns of 500 trials
 
@@ -88,3 +91,13 @@ def test_stop_and_resume_on_the_simulated_cluster(tmp_path: Path) -> None:
     view = runs[-1].driver.view
     assert view.budget_used() == TRIALS
     assert view.best().number == study.best_trial.number
+    # status and best read a few columns only: the same answers as from every full trial.
+    opened, _ = open_campaign(str(directory), read_only=True)
+    summary = summarize(opened)
+    assert summary["counts"] == {state: n for state, n in view.counts().items() if n}
+    assert summary["budget_used"] == TRIALS
+    assert summary["best"]["trial"] == study.best_trial.number
+    assert summary["best"]["params"] == study.best_trial.params
+    expected = [t.number for t in ranked(trials, study.direction)[:10]]
+    assert [t.number for t in top_trials(opened, 10)] == expected
+    assert top_trials(opened, 10)[3].params == trials[expected[3]].params
