@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,21 +40,26 @@ from hpsearch.simulated_campaign import (  # noqa: E402
     new_cluster,
     simulated_campaign,
 )
-from hpsearch.simulated_cluster import Durations  # noqa: E402
+from hpsearch.simulated_cluster import Durations, SimulatedCluster  # noqa: E402
+from hpsearch.storage import open_campaign  # noqa: E402
 
 PROBLEM = PROBLEMS["hartmann6"]
 N_INIT = 64  # the Latin-hypercube design before the model takes over
 
 
-def one_run(workers: int, trials: int, sampler: str, seed: int) -> dict[str, float | None]:
-    """One campaign in this process; what the table prints."""
+def _cluster(workers: int, seed: int) -> SimulatedCluster:
+    return new_cluster(workers, PROBLEM.objective, durations=Durations("uniform", 60, 0.2),
+                       seed=seed)
+
+
+def one_run(workers: int, trials: int, sampler: str, seed: int,
+            keep: Path | None = None) -> dict[str, float | None]:
+    """One campaign in this process (kept in `keep` if given); what the table prints."""
     started = time.process_time()
     with tempfile.TemporaryDirectory() as tmp:
-        cluster = new_cluster(workers, PROBLEM.objective, durations=Durations("uniform", 60, 0.2),
-                              seed=seed)
         campaign = simulated_campaign(PROBLEM.search_space, trials, sampler=sampler,
                                       n_init=N_INIT, seed=seed)
-        run = drive_simulated(Path(tmp) / "campaign", cluster, campaign)
+        run = drive_simulated(keep or Path(tmp) / "campaign", _cluster(workers, seed), campaign)
         best = run.driver.view.best()
         recorded = run.driver.view.budget_used()
     stats = run.cluster.stats
@@ -66,12 +73,52 @@ def one_run(workers: int, trials: int, sampler: str, seed: int) -> dict[str, flo
     }
 
 
-def in_child(workers: int, trials: int, sampler: str, seed: int) -> dict[str, float | None]:
+def in_child(workers: int, trials: int, sampler: str, seed: int,
+             keep: Path | None = None) -> dict[str, float | None]:
     """`one_run` in a fresh process, so its peak memory is its own."""
     out = subprocess.run(
-        [sys.executable, __file__, "--one", str(workers), str(trials), sampler, str(seed)],
-        check=True, capture_output=True, text=True)
+        [sys.executable, __file__, "--one", str(workers), str(trials), sampler, str(seed),
+         str(keep or "")], check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def resume_first_launch(directory: Path, extra: int) -> float:
+    """Resume the campaign with `extra` more trials; this process's CPU seconds from its
+    start (imports included) to the first trial launched."""
+    study, _ = open_campaign(str(directory))
+    table = dict(study.user_attrs["campaign"])
+    table["budget"] = {**table["budget"], "trials": table["budget"]["trials"] + extra}
+    study.set_user_attr("campaign", table)
+    run = drive_simulated(directory, _cluster(4096, 0))
+    assert run.cluster.stats.first_launch_cpu_s is not None
+    return run.cluster.stats.first_launch_cpu_s
+
+
+def _child_cost(argv: list[str]) -> tuple[float, float]:
+    """CPU seconds and peak MB of one command in a child process."""
+    with tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        if process.returncode != 0:
+            err.seek(0)
+            raise RuntimeError(f"{' '.join(argv)} failed: {err.read().decode()[-500:]}")
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def startup_costs(directory: Path, trials: int) -> str:
+    cli = [sys.executable, "-m", "hpsearch.cli"]
+    lines = [f"\nRead-only commands and resume on the {trials:,}-trial campaign "
+             "(CPU seconds of the whole process, imports included; peak resident memory):"]
+    for name, argv in (("status", [*cli, "status", str(directory)]),
+                       ("best --top 10", [*cli, "best", str(directory), "--top", "10"])):
+        cpu, peak = _child_cost(argv)
+        lines.append(f"  hpsearch {name}: {cpu:.1f} s CPU, {peak:.0f} MB")
+    out = subprocess.run([sys.executable, __file__, "--resume-first", str(directory)],
+                         check=True, capture_output=True, text=True)
+    first = float(out.stdout.strip().splitlines()[-1])
+    lines.append(f"  resume (budget raised by 100): first trial launched after {first:.1f} s CPU")
+    return "\n".join(lines)
 
 
 def _pct(value: float | None) -> str:
@@ -101,26 +148,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1k and 5k trials only")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--one", nargs=4, metavar=("WORKERS", "TRIALS", "SAMPLER", "SEED"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument("--one", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--resume-first", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        workers, trials, sampler, seed = args.one
-        print(json.dumps(one_run(int(workers), int(trials), sampler, int(seed))))
+        workers, trials, sampler, seed, keep = args.one
+        print(json.dumps(one_run(int(workers), int(trials), sampler, int(seed),
+                                 Path(keep) if keep else None)))
+        return
+    if args.resume_first:
+        print(resume_first_launch(args.resume_first, 100))
         return
     tpe_trials = (1000, 5000) if args.quick else (1000, 5000, 20000)
     # A GP proposal costs ~10^2-10^3 times a TPE one: its rows are as large as the run's
     # time allows (see README).
-    gp_runs = ((1024, 2000),) if args.quick else ((1024, 2000), (4096, 5000))
+    gp_runs = ((1024, 1200),) if args.quick else ((1024, 1200), (4096, 4400))
     configs = [(w, n, "tpe") for w in (1024, 4096) for n in tpe_trials]
     configs += [(w, n, "gp") for w, n in gp_runs]
     rows = []
+    largest = max(tpe_trials)
+    scratch = Path(tempfile.mkdtemp())
+    kept = scratch / "largest"
     for workers, trials, sampler in configs:
-        rows.append(in_child(workers, trials, sampler, args.seed))
+        keep = kept if (sampler, workers, trials) == ("tpe", 4096, largest) else None
+        rows.append(in_child(workers, trials, sampler, args.seed, keep))
         print(f"done: {sampler} {workers} workers {trials} trials "
               f"(host CPU {rows[-1]['host_cpu_s']:.0f} s)", file=sys.stderr, flush=True)
-    print(table(rows))
-    largest = max(tpe_trials)
+    print(table(rows), flush=True)
+    print(startup_costs(kept, largest), flush=True)
+    shutil.rmtree(scratch, ignore_errors=True)
     sequential = in_child(1, largest, "tpe", args.seed)
     concurrent = next(r for r in rows if r["sampler"] == "tpe" and r["workers"] == 4096
                       and r["trials"] == largest)

@@ -23,8 +23,8 @@ from optuna.trial import FrozenTrial, TrialState
 from hpsearch import _optuna_internals as internals
 from hpsearch._tpe_batch import single_value
 
-MAX_COMPLETE = 256
-MAX_RUNNING = 64
+MAX_COMPLETE = 128
+MAX_RUNNING = 32
 
 
 def gp_proposal(study: optuna.Study,

@@ -71,6 +71,7 @@ class Stats:
     busy_at_last_launch: float = 0.0
     now: float = 0.0
     driver_cpu_s: float = 0.0
+    first_launch_cpu_s: float | None = None  # the process's CPU time at its first launch
 
     @property
     def utilisation(self) -> float:
@@ -153,6 +154,8 @@ class SimulatedCluster:
         if self._busy >= self.workers:
             raise RuntimeError(f"trial launched with all {self.workers} workers busy: the "
                                "driver counts more slots than there are workers")
+        if self.stats.first_launch_cpu_s is None:
+            self.stats.first_launch_cpu_s = time.process_time()
         params = json.loads(paths.params.read_text())
         duration = self.durations.draw(self._rng)
         epochs = max(1, self.epochs)
