@@ -24,6 +24,8 @@ from hpsearch import leftovers
 from hpsearch.sites import Site
 from workflows.trial_io import TrialPaths
 
+LOST_GRACE_S = 1.0
+
 
 class TrialBackend(Protocol):
     def session(self) -> contextlib.AbstractContextManager[None]:
@@ -41,7 +43,8 @@ class TrialBackend(Protocol):
         """Seconds on the driver's monotonic clock."""
 
     def lost(self) -> bool:
-        """True when the machinery died under the driver (its shutdown would hang)."""
+        """True when the machinery died under the driver (its shutdown would hang); asked
+        once, when the driver stops."""
 
 
 class ParslBackend:
@@ -103,4 +106,13 @@ class ParslBackend:
         return time.monotonic()
 
     def lost(self) -> bool:
-        return any(p.poll() is not None for p in self._interchanges)
+        # Asked when the driver stops: a signal to the whole job reaches the interchange at
+        # the same moment, and it may take a moment to die. Waiting a little here costs a
+        # plain stop that much; missing it would hang Parsl's shutdown for good.
+        deadline = time.monotonic() + LOST_GRACE_S
+        while True:
+            if any(p.poll() is not None for p in self._interchanges):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
