@@ -34,7 +34,7 @@ from optuna.trial import FrozenTrial, TrialState
 from hpsearch._gp_active_set import gp_proposal
 from hpsearch._tpe_batch import tpe_proposals
 from hpsearch.best import best_of
-from hpsearch.trial_sync import sync_trials
+from hpsearch.trial_sync import read_trials, sync_trials
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class StudyView:
         self._best: FrozenTrial | None = None
         self._dirty: set[int] = set()  # numbers changed in memory since the last flush
         self._stored_waiting: set[int] = set()  # WAITING in the storage at the last flush
-        for trial in storage.get_all_trials(self.study_id, deepcopy=False):
+        for trial in read_trials(storage, self.study_id):
             memory.create_new_trial(memory_id, template_trial=trial)
             self._ids[trial.number] = trial._trial_id
             self._note(trial)
