@@ -23,6 +23,7 @@ space) returns no proposals and the caller asks the sampler one trial at a time 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,46 +38,83 @@ from hpsearch import _optuna_internals as internals
 # small next to the study changes the "bad" estimator little, so refitting would not pay.
 LIAR_FRACTION_PER_FIT = 0.1
 MAX_ABOVE = 512  # trials in the "bad" estimator at most: its scoring is most of a fit's cost
+REFIT_FRACTION = 0.01  # new results, as a fraction of the finished trials, that make a refit
 CANDIDATE_CELLS = 1_000_000  # candidates x estimator components scored at once (~8 MB per array)
 
 _MODEL_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 
 
-def tpe_proposals(
-    study: optuna.Study, distributions: Mapping[str, BaseDistribution], limit: int
-) -> list[dict[str, Any]]:
-    """Up to `limit` parameter sets from one fit of `study.sampler`; [] when not applicable."""
+@dataclass
+class _Fit:
+    below: Any
+    above: Any
+    search_space: dict[str, BaseDistribution]
+    n_finished: int
+    left: int  # proposals this fit may still hand out
+    n_components: int
+
+
+class TPEBatch:
+    """Proposals from one TPE fit, kept across asks until it is stale: once it handed out a
+    tenth as many proposals as it saw trials, or once new results reach REFIT_FRACTION of
+    the finished trials it saw (so below ~100 finished trials, every new result refits, as
+    Optuna's own ask does). A driver asking a few trials whenever a few workers free up then
+    pays for one fit per many proposals, not one per ask."""
+
+    def __init__(self) -> None:
+        self._fit: _Fit | None = None
+
+    def proposals(self, study: optuna.Study, distributions: Mapping[str, BaseDistribution],
+                  limit: int, n_finished: int) -> list[dict[str, Any]]:
+        """Up to `limit` parameter sets; [] when batching does not apply (the caller asks the
+        sampler one trial at a time). `n_finished`: the study's COMPLETE and PRUNED trials."""
+        fit = self._fit
+        if (fit is None or fit.left <= 0
+                or n_finished - fit.n_finished >= max(1.0, REFIT_FRACTION * fit.n_finished)):
+            fit = self._fit = _refit(study, distributions, n_finished)
+        if fit is None:
+            return []
+        count = max(1, min(limit, fit.left))
+        fit.left -= count
+        return _draw(study.sampler, fit, distributions, count)  # type: ignore[arg-type]
+
+
+def _refit(study: optuna.Study, distributions: Mapping[str, BaseDistribution],
+           n_finished: int) -> _Fit | None:
     sampler = study.sampler
     if not internals.tpe_batch_applicable(sampler, study):
-        return []
+        return None
     assert isinstance(sampler, optuna.samplers.TPESampler)
-    finished = internals.study_trials(study, (TrialState.COMPLETE, TrialState.PRUNED))
-    if len(finished) < internals.tpe_startup_trials(sampler):
-        return []  # the random start-up: the plain ask is cheap then
+    if n_finished < internals.tpe_startup_trials(sampler):
+        return None  # the random start-up: the plain ask is cheap then
     search_space = sampler.infer_relative_search_space(study, _NO_TRIAL)
     varying = {name: d for name, d in distributions.items() if not d.single()}
     if search_space != varying:
-        return []
-
+        return None
     trials = internals.study_trials(study, _MODEL_STATES)
     n_finished = sum(t.state != TrialState.RUNNING for t in trials)
     n_below = internals.tpe_below_count(sampler, n_finished)
     fitted = _bounded(trials, n_below, study.direction, sampler)
-    mpe_below, mpe_above = internals.tpe_fit(sampler, study, search_space, fitted, n_finished)
+    below, above = internals.tpe_fit(sampler, study, search_space, fitted, n_finished)
+    return _Fit(below, above, search_space, n_finished,
+                max(1, int(LIAR_FRACTION_PER_FIT * len(trials))), len(fitted))
 
-    count = max(1, min(limit, int(LIAR_FRACTION_PER_FIT * len(trials))))
+
+def _draw(sampler: optuna.samplers.TPESampler, fit: _Fit,
+          distributions: Mapping[str, BaseDistribution], count: int) -> list[dict[str, Any]]:
+    """`count` proposals, each the best of `n_ei_candidates` draws, scored in chunks."""
     n_ei = internals.tpe_candidates(sampler)
     fixed = {name: single_value(d) for name, d in distributions.items() if d.single()}
-    groups_per_chunk = max(1, CANDIDATE_CELLS // (n_ei * (len(fitted) + 2)))
+    groups_per_chunk = max(1, CANDIDATE_CELLS // (n_ei * (fit.n_components + 2)))
     proposals = []
     for first in range(0, count, groups_per_chunk):
         groups = min(groups_per_chunk, count - first)
-        samples, acquisition = internals.tpe_draw(sampler, mpe_below, mpe_above, n_ei * groups)
+        samples, acquisition = internals.tpe_draw(sampler, fit.below, fit.above, n_ei * groups)
         for group in range(groups):
             best = group * n_ei + int(np.argmax(acquisition[group * n_ei: (group + 1) * n_ei]))
             params = {
                 name: dist.to_external_repr(samples[name][best].item())
-                for name, dist in search_space.items()
+                for name, dist in fit.search_space.items()
             }
             proposals.append({name: {**params, **fixed}[name] for name in distributions})
     return proposals

@@ -4,7 +4,8 @@ It is the only process that writes the study. Each turn of its loop it
 1. records up to STEP trials whose futures completed (COMPLETE, PRUNED or FAIL with a reason),
 2. reads new progress lines of running trials, reports them and asks the pruner,
 3. fills up to STEP free slots from one batched ask and launches each new trial,
-4. writes the turn's changes to the storage in one transaction.
+4. writes the changes to the storage in one transaction, once STEP trials changed or FLUSH_S
+   passed, and whenever it waits.
 Small steps keep results and new trials interleaved: a freed worker waits for one step, never
 for a wave of thousands of results to be recorded first. Trials run on a `TrialBackend`:
 Parsl apps (`ParslBackend`), or the simulated cluster that benchmarks the loop at scale.
@@ -39,6 +40,7 @@ from workflows.trial_io import STATUS_OK, STATUS_PRUNED, TrialPaths, TrialResult
 
 POLL_S = 0.25  # how long the loop sleeps when nothing happens
 STEP = 64  # results recorded, and trials started, per turn of the loop at most
+FLUSH_S = 0.5  # changes wait at most this long in memory while the loop is busy
 PROGRESS_POLL_S = 1.0  # how often the progress files of running trials are read ...
 PROGRESS_READS_PER_S = 200  # ... at most: thousands of trials must not hammer a shared filesystem
 
@@ -94,6 +96,7 @@ class Driver:
         self.cpu: dict[str, float] = {"dispatch": 0.0, "progress": 0.0}
         self.finished_this_run = 0
         self._last_progress_poll = 0.0
+        self._last_flush = self.started
         self._distributions = campaign.space.distributions()
 
     # ---- the loop ----------------------------------------------------------------------
@@ -123,11 +126,12 @@ class Driver:
                         break
                     self._poll_progress()
                     started = self._fill_slots()
-                    self.view.flush()
+                    idle = not recorded and not started
+                    self._flush(force=idle or not self.inflight)
                     if not self.inflight:
                         break  # nothing running and nothing left to submit: budget met
                     self._show_status()
-                    if not recorded and not started:
+                    if idle:
                         self._collect(block=True)
         finally:
             with contextlib.suppress(Exception):
@@ -144,6 +148,13 @@ class Driver:
             return 130 if self.stop_reason.startswith("SIG") else 0
         self.display.event(self._summary("budget met"))
         return 0
+
+    def _flush(self, force: bool) -> None:
+        """Write the turn's changes once enough of them gathered, or when the loop waits."""
+        if force or self.view.pending() >= STEP or \
+                self.backend.now() - self._last_flush >= FLUSH_S:
+            self.view.flush()
+            self._last_flush = self.backend.now()
 
     def _exit_without_parsl(self) -> None:
         """The interchange died with the driver's process group (a batch system's SIGTERM to

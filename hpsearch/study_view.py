@@ -32,7 +32,7 @@ from optuna.storages import BaseStorage, InMemoryStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch._gp_active_set import gp_proposal
-from hpsearch._tpe_batch import tpe_proposals
+from hpsearch._tpe_batch import TPEBatch
 from hpsearch.best import best_of
 from hpsearch.trial_sync import read_trials, sync_trials
 
@@ -87,6 +87,7 @@ class StudyView:
                                    pruner=pruner or optuna.pruners.NopPruner())
         self._memory = memory
         self._memory_id = memory_id
+        self._tpe = TPEBatch()
         # CPU seconds spent asking (sampler) and writing (storage), for the scale benchmark.
         self.cpu: dict[str, float] = {"sampler": 0.0, "storage": 0.0}
 
@@ -138,7 +139,9 @@ class StudyView:
         waiting = self.waiting()
         while len(asked) < k:
             if not waiting and not proposals:
-                proposals = tpe_proposals(self.memory, distributions, k - len(asked))
+                finished = self._counts["complete"] + self._counts["pruned"]
+                proposals = self._tpe.proposals(self.memory, distributions, k - len(asked),
+                                                finished)
                 gp = None if proposals else gp_proposal(self.memory, distributions)
                 proposals = [gp] if gp is not None else proposals
             if proposals:
@@ -182,6 +185,10 @@ class StudyView:
     def _changed(self, number: int) -> None:
         self._dirty.add(number)
         self._note(self.trial(number))
+
+    def pending(self) -> int:
+        """Trials changed in memory and not yet written."""
+        return len(self._dirty)
 
     def flush(self) -> None:
         """Write every trial changed since the last flush to the storage, in one transaction."""
