@@ -90,8 +90,9 @@ def full_trials(study: optuna.Study, rows: Iterable[TrialRow]) -> list[FrozenTri
         return [study._storage.get_trial(r.trial_id) for r in rows]
     if not rows:
         return []
+    # No trial has an id above 2**62: only the trials of `rows` are read.
     loaded = internals.rdb_trials(rdb, study._study_id, {r.trial_id for r in rows},
-                                  newer_than_id=max(r.trial_id for r in rows))
+                                  newer_than_id=2**62)
     by_id = {t._trial_id: t for t in loaded}
     return [by_id[r.trial_id] for r in rows]
 
