@@ -21,13 +21,14 @@ from hpsearch.campaign import Campaign
 from hpsearch.campaign_setup import enqueue_design, resolve_concurrency
 from hpsearch.storage import open_campaign
 from hpsearch.study_view import is_interrupted
+from hpsearch.trial_sync import read_trials
 from workflows.trial_io import STATUS_FAILED, STATUS_OK, STATUS_PRUNED, TrialPaths, read_result
 
 
 def recover_orphans(study: optuna.Study, directory: Path, metric: str) -> dict[str, int]:
     """Record RUNNING trials from their result files, or as interrupted."""
     storage, counts = study._storage, {"recovered": 0, "interrupted": 0}
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+    for trial in [t for t in _all_trials(study) if t.state == TrialState.RUNNING]:
         recorded_dir = trial.user_attrs.get("trial_dir")
         paths = (TrialPaths(Path(recorded_dir)) if recorded_dir
                  else TrialPaths.of(directory, trial.number))
@@ -60,7 +61,7 @@ def recover_orphans(study: optuna.Study, directory: Path, metric: str) -> dict[s
 
 
 def enqueue_retries(study: optuna.Study) -> int:
-    trials = study.get_trials(deepcopy=False)
+    trials = _all_trials(study)
     retried = {t.user_attrs.get("retry_of") for t in trials}
     added = 0
     for trial in trials:
@@ -76,8 +77,12 @@ def enqueue_retries(study: optuna.Study) -> int:
 
 
 def design_present(study: optuna.Study) -> set[int]:
-    return {t.user_attrs["lhs_index"] for t in study.get_trials(deepcopy=False)
-            if "lhs_index" in t.user_attrs}
+    return {t.user_attrs["lhs_index"] for t in _all_trials(study) if "lhs_index" in t.user_attrs}
+
+
+def _all_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    # One query per table: Optuna's own read of a 20,000-trial study takes ~10x longer.
+    return read_trials(study._storage, study._study_id)
 
 
 def prepare_resume(study: optuna.Study, campaign: Campaign,
