@@ -93,7 +93,7 @@ class Driver:
         self.stop_reason: str | None = None
         self.started = self.backend.now()
         # CPU seconds of the loop's parts, for the scale benchmark (the view keeps its own).
-        self.cpu: dict[str, float] = {"dispatch": 0.0, "progress": 0.0}
+        self.cpu: dict[str, float] = {"dispatch": 0.0}
         self.finished_this_run = 0
         self._last_progress_poll = 0.0
         self._last_flush = self.started
@@ -315,7 +315,6 @@ class Driver:
         if now - self._last_progress_poll < period:
             return
         self._last_progress_poll = now
-        clock = time.process_time()
         for entry in self.inflight.values():
             # The pruner is asked only about a trial that reported something new.
             if (self._read_progress(entry) and self.campaign.pruner != "none"
@@ -323,7 +322,6 @@ class Driver:
                 entry.stop_requested = True
                 entry.paths.stop_file.touch()
                 self.display.event(f"trial {entry.number} asked to stop (pruned)")
-        self.cpu["progress"] += time.process_time() - clock
 
     def _read_progress(self, entry: InFlight) -> int:
         """Report the trial's new progress lines; how many values were reported."""
