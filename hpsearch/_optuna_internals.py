@@ -24,9 +24,10 @@ from optuna.trial import FrozenTrial, TrialState
 if TYPE_CHECKING:
     from optuna.study._frozen import FrozenStudy  # what RDBStorage.get_all_studies returns
 
-__all__ = ["CONSTRAINTS_KEY", "FrozenStudy", "constraint_attr", "missing_names", "rdb_models",
-           "rdb_trials", "study_trials", "tpe_batch_applicable", "tpe_candidates", "tpe_draw",
-           "tpe_fit", "tpe_startup_trials"]
+__all__ = ["CONSTRAINTS_KEY", "FrozenStudy", "constraint_attr", "gp_startup_trials",
+           "missing_names", "rdb_backend", "rdb_models", "rdb_trials", "study_trials",
+           "tpe_batch_applicable", "tpe_below_count", "tpe_candidates", "tpe_draw", "tpe_fit",
+           "tpe_rng", "tpe_startup_trials"]
 
 # (module, name) pairs imported from Optuna's private modules.
 PRIVATE_IMPORTS = (
@@ -40,6 +41,7 @@ PRIVATE_IMPORTS = (
     ("optuna.storages._rdb.models", "TrialIntermediateValueModel"),
     ("optuna.study._frozen", "FrozenStudy"),
     ("optuna.study._constrained_optimization", "_CONSTRAINTS_KEY"),
+    ("optuna.storages._cached_storage", "_CachedStorage"),
 )
 # A trial's constraint values are system attributes "constraints:<name>", what
 # `Trial.set_constraint(name, value)` writes; TPE and GP read them as `trial.constraints`.
@@ -55,9 +57,11 @@ PRIVATE_ATTRIBUTES = {
         "_n_startup_trials", "_gamma", "_build_parzen_estimator", "_n_ei_candidates", "_rng",
         "_compute_acquisition_func",
     ),
+    "optuna.samplers.GPSampler": ("_n_startup_trials",),
     "optuna.Study": ("_is_multi_objective", "_get_trials", "_storage", "_study_id"),
     "optuna.storages.RDBStorage": ("_get_trials",),
     "optuna.trial.FrozenTrial": ("_trial_id",),
+    "optuna.storages._cached_storage._CachedStorage": ("_backend",),
     "optuna.storages._rdb.models.TrialValueModel": ("stored_repr_to_value",),
     "optuna.storages._rdb.models.TrialIntermediateValueModel": (
         "stored_repr_to_intermediate_value",),
@@ -90,8 +94,11 @@ def _instances() -> dict[str, Any]:
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     return {
         "optuna.samplers.TPESampler": optuna.samplers.TPESampler(seed=0),
+        "optuna.samplers.GPSampler": optuna.samplers.GPSampler(seed=0),
         "optuna.Study": study,
         "optuna.trial.FrozenTrial": optuna.trial.create_trial(value=0.0),
+        "optuna.storages._cached_storage._CachedStorage": optuna.storages.get_storage(
+            optuna.storages.RDBStorage("sqlite://")),
     }
 
 
@@ -110,6 +117,21 @@ def tpe_batch_applicable(sampler: optuna.samplers.BaseSampler, study: optuna.Stu
 
 def tpe_startup_trials(sampler: optuna.samplers.TPESampler) -> int:
     return sampler._n_startup_trials
+
+
+def tpe_below_count(sampler: optuna.samplers.TPESampler, n_finished: int) -> int:
+    """How many of `n_finished` trials TPE puts in its "good" set."""
+    from optuna.samplers._tpe.sampler import default_gamma
+
+    return int((sampler._gamma or default_gamma)(n_finished))
+
+
+def gp_startup_trials(sampler: optuna.samplers.GPSampler) -> int:
+    return sampler._n_startup_trials
+
+
+def tpe_rng(sampler: optuna.samplers.TPESampler) -> np.random.RandomState:
+    return sampler._rng.rng
 
 
 def tpe_candidates(sampler: optuna.samplers.TPESampler) -> int:
@@ -141,6 +163,18 @@ def tpe_draw(sampler: optuna.samplers.TPESampler, below: Any, above: Any,
 
 
 # ---- RDB storage: reading without the ORM, and incrementally ------------------------------
+def rdb_backend(storage: optuna.storages.BaseStorage) -> optuna.storages.RDBStorage | None:
+    """The RDBStorage behind `storage` (a Study wraps one in a cache), None for other kinds.
+
+    Writing its tables directly is safe only where nothing reads through that cache again,
+    as in the driver, the study's only writer, which reads the storage once at start-up."""
+    from optuna.storages._cached_storage import _CachedStorage
+
+    if isinstance(storage, _CachedStorage):
+        storage = storage._backend
+    return storage if isinstance(storage, optuna.storages.RDBStorage) else None
+
+
 def rdb_models() -> Any:
     """Optuna's SQLAlchemy models of the RDB storage (its tables)."""
     from optuna.storages._rdb import models

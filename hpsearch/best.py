@@ -11,13 +11,16 @@ import io
 import json
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch.constraints import is_infeasible
+
+if TYPE_CHECKING:
+    from hpsearch.study_summary import TrialRow
 
 FORMATS = ("table", "csv", "json")
 
@@ -40,10 +43,13 @@ def best_of(trials: Iterable[FrozenTrial], direction: StudyDirection | str) -> F
 
 def top_trials(study: optuna.Study, n: int) -> list[FrozenTrial]:
     """The best `n` trials; with several objectives, the Pareto front by the first one."""
+    from hpsearch.study_summary import full_trials, ranked_rows, trial_rows
+
     if len(study.directions) > 1:
+        # The front compares every objective of every trial: read in full.
         return pareto_front(study)[:n]
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return ranked(complete, study.direction)[:n]
+    # Ranked from a few columns of every trial; only the `n` shown are read in full.
+    return full_trials(study, ranked_rows(trial_rows(study), study.direction)[:n])
 
 
 def pareto_front(study: optuna.Study) -> list[FrozenTrial]:
@@ -120,7 +126,8 @@ def render(table: list[dict[str, Any]], fmt: str) -> str:
     return "\n".join(lines)
 
 
-def shortfall_note(trials: Iterable[FrozenTrial], shown: int, asked: int) -> str | None:
+def shortfall_note(trials: Iterable[FrozenTrial] | Iterable[TrialRow], shown: int,
+                   asked: int) -> str | None:
     """Why fewer than `asked` rows are shown: what the other trials are (None if not short)."""
     if shown >= asked:
         return None

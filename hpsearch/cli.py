@@ -49,11 +49,14 @@ def _resume(args: argparse.Namespace) -> int:
 def _best(args: argparse.Namespace) -> int:
     from hpsearch.best import pareto_front, render, rows, shortfall_note, top_trials
     from hpsearch.storage import open_campaign
+    from hpsearch.study_summary import trial_rows
 
     study, _ = open_campaign(args.campaign, read_only=True)
     metric = study.user_attrs["campaign"]["objective"]["metric"]
     table = rows(top_trials(study, args.top), metric)
-    note = shortfall_note(study.get_trials(deepcopy=False), len(table), args.top)
+    # What the other trials are, only when the table is short: their states, read as rows.
+    note = (None if len(table) >= args.top
+            else shortfall_note(trial_rows(study), len(table), args.top))
     if isinstance(metric, list):  # several objectives: the rows are the Pareto front
         directions = study.user_attrs["campaign"]["objective"]["direction"]
         goals = ", ".join(f"{d} {m}" for m, d in zip(metric, directions, strict=True))

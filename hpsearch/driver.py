@@ -1,9 +1,14 @@
 """The driver: keeps the workers busy with trials and records every outcome.
 
 It is the only process that writes the study. Each turn of its loop it
-1. records the trials whose Parsl futures completed (COMPLETE, PRUNED or FAIL with a reason),
+1. records up to STEP trials whose futures completed (COMPLETE, PRUNED or FAIL with a reason),
 2. reads new progress lines of running trials, reports them and asks the pruner,
-3. fills every free slot in one batched ask, and submits each new trial as a Parsl app.
+3. fills up to STEP free slots from one batched ask and launches each new trial,
+4. writes the changes to the storage in one transaction, once STEP trials changed or FLUSH_S
+   passed, and whenever it waits.
+Small steps keep results and new trials interleaved: a freed worker waits for one step, never
+for a wave of thousands of results to be recorded first. Trials run on a `TrialBackend`:
+Parsl apps (`ParslBackend`), or the simulated cluster that benchmarks the loop at scale.
 Ctrl-C, SIGTERM or the end of budget.wall_time stop it: no new trials, the trials in flight
 recorded as interrupted (retried by `hpsearch resume`), Parsl shut down, no process left.
 """
@@ -11,6 +16,7 @@ recorded as interrupted (retried by `hpsearch resume`), Parsl shut down, no proc
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import json
 import os
@@ -22,10 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-import parsl
 from optuna.trial import TrialState
 
-from hpsearch import blocks, leftovers
+from hpsearch import leftovers
 from hpsearch.campaign import Campaign
 from hpsearch.constraints import by_name, evaluate
 from hpsearch.driver_faults import (
@@ -37,13 +42,12 @@ from hpsearch.driver_faults import (
     silence,
 )
 from hpsearch.entrypoint_check import trial_pythonpath
-from hpsearch.executor_watch import ExecutorWatch
 from hpsearch.infra_retries import retry_attrs
 from hpsearch.objective import describe
 from hpsearch.progress_line import ProgressLine, eta, format_duration
 from hpsearch.sites import Site
-from hpsearch.sites.parsl_config import build_config
 from hpsearch.study_view import StudyView
+from hpsearch.trial_backend import ParslBackend, TrialBackend
 from workflows.trial_io import (
     STATUS_OK,
     STATUS_PRUNED,
@@ -54,6 +58,8 @@ from workflows.trial_io import (
 )
 
 POLL_S = 0.25  # how long the loop sleeps when nothing happens
+STEP = 64  # results recorded, and trials started, per turn of the loop at most
+FLUSH_S = 0.5  # changes wait at most this long in memory while the loop is busy
 PROGRESS_POLL_S = 1.0  # how often the progress files of running trials are read ...
 PROGRESS_READS_PER_S = 200  # ... at most: thousands of trials must not hammer a shared filesystem
 
@@ -92,27 +98,30 @@ def make_pruner(kind: str) -> optuna.pruners.BasePruner:
 
 class Driver:
     def __init__(self, campaign: Campaign, site: Site, directory: Path, view: StudyView,
-                 concurrency: int, display: ProgressLine | None = None):
+                 concurrency: int, display: ProgressLine | None = None,
+                 backend: TrialBackend | None = None):
         self.campaign = campaign
         self.site = site
         self.directory = directory
         self.view = view
         self.concurrency = concurrency
         self.display = display or ProgressLine()
+        self.backend: TrialBackend = backend or ParslBackend(site, directory)
         self.inflight: dict[int, InFlight] = {}
+        self._numbers: dict[concurrent.futures.Future, int] = {}  # future -> trial number
         self.stop_reason: str | None = None
         self.faulted = False  # stopped by a fault (executor lost, disk full...): non-zero exit
-        self.started = time.monotonic()
+        self.started = self.backend.now()
+        # CPU seconds of the loop's parts, for the scale benchmark (the view keeps its own).
+        self.cpu: dict[str, float] = {"dispatch": 0.0}
         self.finished_this_run = 0
         self._last_progress_poll = 0.0
+        self._last_flush = self.started
         self._distributions = campaign.space.distributions()
 
     # ---- the loop ----------------------------------------------------------------------
     def run(self) -> int:
         """Drive until the budget is met or a stop is asked; 0 when the budget is met."""
-        from workflows.apps import trial_app  # imports Parsl's app machinery only when driving
-
-        self._trial_app = trial_app
         if self.remaining() == 0:
             self.display.event(self._summary("budget already met"))
             return 0
@@ -120,43 +129,37 @@ class Driver:
                     for sig in (signal.SIGINT, signal.SIGTERM)}
         deadline = (self.started + self.campaign.budget.wall_time_s
                     if self.campaign.budget.wall_time_s else None)
-        config = build_config(self.site, self.directory / "parsl")
-        blocks.record_submissions(config, self.directory)  # job ids, for whoever comes next
         interpreter_bin_on_path()
-        # Ctrl-C on a terminal signals the whole process group. Parsl's interchange must not
-        # die of it (its shutdown would then wait forever), so the threads that start Parsl's
-        # processes block SIGINT, and the processes inherit the block; only the driver hears it.
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
-            with parsl.load(config) as dfk:
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-                interchanges = [executor.interchange_proc for executor in dfk.executors.values()
-                                if getattr(executor, "interchange_proc", None) is not None]
-                leftovers.record_helpers(self.directory, [p.pid for p in interchanges])
-                watch = ExecutorWatch(interchanges, list(dfk.executors.values()))
+            with self.backend.session():
                 while True:
-                    self._collect(block=False)
-                    if self.stop_reason is None and (lost := watch.lost()) is not None:
+                    recorded = self._collect(block=False)
+                    if self.stop_reason is None and (lost := self.backend.fault()) is not None:
                         self.stop_reason, self.faulted = lost, True
-                    if self.stop_reason is None and deadline and time.monotonic() >= deadline:
+                    if self.stop_reason is None and deadline and self.backend.now() >= deadline:
                         self.stop_reason = "budget.wall_time reached"
                     if self.stop_reason is not None:
                         self.display.event(f"{self.stop_reason}: stopping; trials in flight are "
                                            "recorded as interrupted")
                         self._interrupt_inflight(self.stop_reason)
-                        if any(p.poll() is not None for p in interchanges):
+                        self.view.flush()
+                        if self.backend.lost():
                             self._exit_without_parsl()
                         break
                     self._poll_progress()
-                    self._fill_slots()
+                    started = self._fill_slots()
+                    idle = not recorded and not started
+                    self._flush(force=idle or not self.inflight)
                     if not self.inflight:
                         break  # nothing running and nothing left to submit: budget met
                     self._show_status()
-                    self._collect(block=True)
+                    if idle:
+                        self._collect(block=True)
         except FAULTS as err:  # disk full, output closed, database gone (Parsl is down now)
             self._end_on_fault(err)
         finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+            with contextlib.suppress(Exception):
+                self.view.flush()  # what was recorded before an error is not lost
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             self.display.close()
@@ -170,6 +173,13 @@ class Driver:
         self.display.event(self._summary("budget met"))
         self.display.event(next_steps(self.directory))
         return 0
+
+    def _flush(self, force: bool) -> None:
+        """Write the turn's changes once enough of them gathered, or when the loop waits."""
+        if force or self.view.pending() >= STEP or \
+                self.backend.now() - self._last_flush >= FLUSH_S:
+            self.view.flush()
+            self._last_flush = self.backend.now()
 
     def _exit_without_parsl(self) -> None:
         """The interchange died (with the driver's process group on a batch system's SIGTERM
@@ -216,24 +226,27 @@ class Driver:
             return None
         return max(0, self.campaign.budget.trials - self.view.budget_used())
 
-    def _fill_slots(self) -> None:
-        free = self.concurrency - len(self.inflight)
+    def _fill_slots(self) -> int:
+        """Start up to STEP trials on free slots; how many were started."""
+        free = min(STEP, self.concurrency - len(self.inflight))
         remaining = self.remaining()
         if remaining is not None:
             free = min(free, remaining - len(self.inflight))
         if free <= 0:
-            return
+            return 0
         space = self.campaign.space
         asked = self.view.ask(free, self._distributions,
                               {"trial_dir": lambda n: str(self._paths(n).trial_dir)},
                               conditional=space.suggest if space.conditional else None)
         for trial in asked:
             self._submit(trial.number, trial.params)
+        return len(asked)
 
     def _paths(self, number: int) -> TrialPaths:
         return TrialPaths.of(self.directory, number)
 
     def _submit(self, number: int, params: dict[str, Any]) -> None:
+        clock = time.process_time()
         paths = self._paths(number)
         paths.trial_dir.mkdir(parents=True, exist_ok=True)
         for stale in (paths.result, paths.progress, paths.stop_file):
@@ -242,18 +255,13 @@ class Driver:
         command = self.campaign.objective.trial_command(
             paths, seed=self.campaign.seed + number, campaign_dir=self.directory)
         future = self._launch(command, paths)
-        self.inflight[number] = InFlight(number, future, paths, time.time())
+        self.inflight[number] = InFlight(number, future, paths, self.backend.now())
+        self._numbers[future] = number
+        self.cpu["dispatch"] += time.process_time() - clock
 
     def _launch(self, command: list[str], paths: TrialPaths) -> concurrent.futures.Future:
-        """Submit one trial to Parsl: the plain app, or the MPI one for multi-rank sites."""
-        if self.site.mpi:
-            from workflows.apps import mpi_trial_app  # the multi-rank variant (sites' part)
-
-            return mpi_trial_app(command, str(paths.trial_dir), self._trial_env(),
-                                 str(paths.result),
-                                 parsl_resource_specification=self.site.resource_specification())
-        return self._trial_app(command, str(paths.trial_dir), self._trial_env(),
-                               str(paths.result))
+        """Hand one trial to the backend (Parsl: the plain app, or the MPI one)."""
+        return self.backend.launch(command, paths, self._trial_env())
 
     def _trial_env(self) -> dict[str, str]:
         env = {k: str(v) for k, v in self.site.trial_env().items()}
@@ -264,16 +272,18 @@ class Driver:
         return env
 
     # ---- outcomes ----------------------------------------------------------------------
-    def _collect(self, block: bool) -> None:
-        futures = {entry.future: entry for entry in self.inflight.values()}
-        if not futures:
-            return
-        done, _ = concurrent.futures.wait(list(futures), timeout=POLL_S if block else 0,
-                                          return_when=concurrent.futures.FIRST_COMPLETED)
-        for future in done:
-            entry = futures[future]
-            del self.inflight[entry.number]
-            self._record(entry)
+    def _collect(self, block: bool) -> int:
+        """Record up to STEP finished trials; how many were recorded."""
+        if not self.inflight:
+            return 0
+        recorded = 0
+        for future in self.backend.done(POLL_S if block else 0, STEP):
+            number = self._numbers.pop(future, None)
+            if number is None or number not in self.inflight:
+                continue  # recorded already (as interrupted at a stop)
+            self._record(self.inflight.pop(number))
+            recorded += 1
+        return recorded
 
     def _record(self, entry: InFlight) -> None:
         self._read_progress(entry)  # the last epochs may have come with the result
@@ -357,6 +367,7 @@ class Driver:
         """Record the trials in flight: done ones as usual, the rest as interrupted."""
         for entry in list(self.inflight.values()):
             del self.inflight[entry.number]
+            self._numbers.pop(entry.future, None)
             if entry.future.done() and entry.future.exception() is None and (
                     (entry.future.result() or {}).get("returncode") == 0):
                 self._record(entry)
@@ -368,32 +379,33 @@ class Driver:
 
     # ---- intermediate values and pruning ----------------------------------------------
     def _poll_progress(self) -> None:
-        now = time.monotonic()
+        now = self.backend.now()
         period = max(PROGRESS_POLL_S, len(self.inflight) / PROGRESS_READS_PER_S)
         if now - self._last_progress_poll < period:
             return
         self._last_progress_poll = now
         for entry in self.inflight.values():
-            self._read_progress(entry)
-            if (self.campaign.pruner != "none" and not entry.stop_requested
-                    and self.view.trial(entry.number).intermediate_values
-                    and self.view.should_prune(entry.number)):
+            # The pruner is asked only about a trial that reported something new.
+            if (self._read_progress(entry) and self.campaign.pruner != "none"
+                    and not entry.stop_requested and self.view.should_prune(entry.number)):
                 entry.stop_requested = True
                 entry.paths.stop_file.touch()
                 self.display.event(f"trial {entry.number} asked to stop (pruned)")
 
-    def _read_progress(self, entry: InFlight) -> None:
+    def _read_progress(self, entry: InFlight) -> int:
+        """Report the trial's new progress lines; how many values were reported."""
         try:
             with open(entry.paths.progress, "rb") as handle:
                 handle.seek(entry.progress_offset)
                 chunk = handle.read()
         except OSError:
-            return
+            return 0
         end = chunk.rfind(b"\n")
         if end < 0:
-            return  # no complete line yet
+            return 0  # no complete line yet
         entry.progress_offset += end + 1
         metric = self.campaign.objective.metric
+        reported = 0
         for raw in chunk[: end + 1].splitlines():
             parsed = parse_progress_line(raw, metric)
             if parsed is None:
@@ -401,6 +413,8 @@ class Driver:
             step, value = parsed
             entry.last_values[metric] = value
             self.view.report(entry.number, step, value)
+            reported += 1
+        return reported
 
     # ---- display -----------------------------------------------------------------------
     def _summary(self, prefix: str = "") -> str:
@@ -416,7 +430,7 @@ class Driver:
             parts.append(f"pareto front {len(self.view.memory.best_trials)}")
         elif best is not None:
             parts.append(f"best {best.value:.6g} (#{best.number})")
-        elapsed = time.monotonic() - self.started
+        elapsed = self.backend.now() - self.started
         left = eta(self.finished_this_run, elapsed, self.remaining())
         if left is not None:
             parts.append(f"eta {format_duration(left)}")
@@ -446,7 +460,8 @@ def next_steps(directory: Path) -> str:
 
 
 def drive(campaign: Campaign, site: Site, directory: Path, storage: optuna.storages.BaseStorage,
-          concurrency: int, display: ProgressLine | None = None) -> int:
+          concurrency: int, display: ProgressLine | None = None,
+          backend: TrialBackend | None = None) -> int:
     """Claim the campaign, build the in-memory view, prepare the objective, run the driver."""
     from hpsearch.samplers import make_sampler
 
@@ -461,7 +476,7 @@ def drive(campaign: Campaign, site: Site, directory: Path, storage: optuna.stora
         sampler = make_sampler(campaign.sampler, campaign.seed, campaign.n_init,
                                group=campaign.space.conditional)
         view = StudyView(storage, campaign.name, sampler, make_pruner(campaign.pruner))
-        driver = Driver(campaign, site, directory, view, concurrency, display)
+        driver = Driver(campaign, site, directory, view, concurrency, display, backend)
         if driver.remaining() == 0:  # a finished campaign: nothing to prepare or run
             display.event(f"campaign {campaign.name}: "
                           + driver._summary("budget already met"))

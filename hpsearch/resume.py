@@ -24,6 +24,7 @@ from hpsearch.constraints import Constraint, by_name, evaluate
 from hpsearch.file_modes import make_private
 from hpsearch.storage import open_campaign
 from hpsearch.study_view import is_interrupted
+from hpsearch.trial_sync import read_trials
 from hpsearch.warm_start import SKIPPED_ATTR
 from workflows.trial_io import STATUS_FAILED, STATUS_OK, STATUS_PRUNED, TrialPaths, read_result
 
@@ -32,7 +33,7 @@ def recover_orphans(study: optuna.Study, directory: Path, metric: str,
                     constraints: tuple[Constraint, ...] = ()) -> dict[str, int]:
     """Record RUNNING trials from their result files, or as interrupted."""
     storage, counts = study._storage, {"recovered": 0, "interrupted": 0}
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+    for trial in [t for t in _all_trials(study) if t.state == TrialState.RUNNING]:
         recorded_dir = trial.user_attrs.get("trial_dir")
         paths = (TrialPaths(Path(recorded_dir)) if recorded_dir
                  else TrialPaths.of(directory, trial.number))
@@ -69,7 +70,7 @@ def recover_orphans(study: optuna.Study, directory: Path, metric: str,
 
 
 def enqueue_retries(study: optuna.Study) -> int:
-    trials = study.get_trials(deepcopy=False)
+    trials = _all_trials(study)
     retried = {t.user_attrs.get("retry_of") for t in trials}
     added = 0
     for trial in trials:
@@ -86,8 +87,22 @@ def enqueue_retries(study: optuna.Study) -> int:
 
 def design_present(study: optuna.Study) -> set[int]:
     """Design points enqueued already, or left out because warm-start priors cover them."""
-    return {t.user_attrs["lhs_index"] for t in study.get_trials(deepcopy=False)
+    return {t.user_attrs["lhs_index"] for t in _all_trials(study)
             if "lhs_index" in t.user_attrs} | set(study.user_attrs.get(SKIPPED_ATTR, []))
+
+
+def _all_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    # One query per table: Optuna's own read of a 20,000-trial study takes ~10x longer.
+    return read_trials(study._storage, study._study_id)
+
+
+def prepare_resume(study: optuna.Study, campaign: Campaign,
+                   directory: Path) -> tuple[dict[str, int], int, int]:
+    """Orphans recorded, retries and missing design points enqueued: what was done."""
+    counts = recover_orphans(study, directory, campaign.objective.metric, campaign.constraints)
+    retries = enqueue_retries(study)
+    design = enqueue_design(study, campaign, present=design_present(study))
+    return counts, retries, design
 
 
 def resume(target: str, display: Any = None, trials: int | None = None,
@@ -110,9 +125,7 @@ def resume(target: str, display: Any = None, trials: int | None = None,
     # its trials cannot write result files while they are being recorded as interrupted.
     leftovers.claim(directory)
     record_changes(study, changes)
-    counts = recover_orphans(study, directory, campaign.objective.metric, campaign.constraints)
-    retries = enqueue_retries(study)
-    design = enqueue_design(study, campaign, present=design_present(study))
+    counts, retries, design = prepare_resume(study, campaign, directory)
     if display is not None:
         display.event(f"resuming {campaign.name}: {counts['recovered']} results recovered, "
                       f"{counts['interrupted']} interrupted trials, {retries} retries enqueued"

@@ -9,42 +9,40 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from hpsearch.best import best_of, pareto_front
+from hpsearch.best import pareto_front
 from hpsearch.campaign import Campaign
-from hpsearch.constraints import is_infeasible
 from hpsearch.progress_line import format_duration
-from hpsearch.study_view import is_interrupted, uses_budget
+from hpsearch.study_summary import full_trials, ranked_rows, trial_rows
 
 
 def summarize(study: optuna.Study, now: datetime.datetime | None = None) -> dict[str, Any]:
     campaign = Campaign.from_dict(study.user_attrs["campaign"])
-    trials = study.get_trials(deepcopy=False)
+    rows = trial_rows(study)  # the few columns needed; full trials only of those shown
     now = now or datetime.datetime.now()
-    counts: Counter[str] = Counter()
-    for trial in trials:
-        counts["prior" if trial.user_attrs.get("source") == "warm_start" else
-               "interrupted" if is_interrupted(trial) else trial.state.name.lower()] += 1
-    used = sum(1 for t in trials if uses_budget(t))
-    finished = [t for t in trials if uses_budget(t) and t.datetime_complete is not None]
+    counts: Counter[str] = Counter(r.category for r in rows)
+    used = sum(1 for r in rows if r.uses_budget)
+    finished = [r for r in rows if r.uses_budget and r.datetime_complete is not None]
     rate = None
     if len(finished) >= 2:
-        first = min(t.datetime_start or t.datetime_complete for t in finished)  # type: ignore[type-var]
-        last = max(t.datetime_complete for t in finished)  # type: ignore[type-var]
+        first = min(r.datetime_start or r.datetime_complete for r in finished)  # type: ignore[type-var]
+        last = max(r.datetime_complete for r in finished)  # type: ignore[type-var]
         hours = (last - first).total_seconds() / 3600.0  # type: ignore[operator]
         rate = len(finished) / hours if hours > 0 else None
     remaining = None if campaign.budget.trials is None else max(0, campaign.budget.trials - used)
     eta_s = remaining / rate * 3600.0 if (rate and remaining is not None) else None
     several = len(study.directions) > 1
-    best = None if several else best_of(trials, study.direction)
+    # The Pareto front compares every objective of every trial: read in full (several only).
     front = pareto_front(study) if several else None
+    top = [] if several else ranked_rows(rows, study.direction)[:1]
+    shown = full_trials(study, top + [r for r in rows if r.state == TrialState.RUNNING])
+    best = shown[0] if top else None
     running = [
         {"trial": t.number, "elapsed_s": (now - t.datetime_start).total_seconds()
          if t.datetime_start else None, "source": t.user_attrs.get("source", ""),
          "params": t.params}
-        for t in trials if t.state == TrialState.RUNNING
+        for t in shown[len(top):]
     ]
-    retried = [{"trial": t.number, "retries": t.user_attrs["retries"]} for t in trials
-               if isinstance(t.user_attrs.get("retries"), list) and t.user_attrs["retries"]]
+    retried = [{"trial": r.number, "retries": list(r.retries)} for r in rows if r.retries]
     return {
         "retried": retried,
         "name": campaign.name, "objective": campaign.objective.to_dict(),
@@ -55,7 +53,7 @@ def summarize(study: optuna.Study, now: datetime.datetime | None = None) -> dict
         [{"trial": t.number, "values": t.values, "params": t.params} for t in front],
         "trials_per_hour": rate, "eta_s": eta_s,
         "constraints": [str(c) for c in campaign.constraints],
-        "infeasible": sum(1 for t in trials if is_infeasible(t)),
+        "infeasible": sum(1 for r in rows if r.infeasible),
     }
 
 

@@ -66,6 +66,7 @@ def test_samplers_propose_only_active_parameters(kind: str) -> None:
             assert ("momentum" in params) == (params["optimizer"] == "sgd")
             value = params["lr"] * (10.0 if params["optimizer"] == "adam" else 1.0)
             view.finish(asked.number, TrialState.COMPLETE, value)
+    view.flush()  # the driver writes the changed trials once per turn of its loop
     stored = study.get_trials()
     assert len(stored) == 12 and {t.params["optimizer"] for t in stored} == {"adam", "sgd"}
     assert all(set(t.distributions) == set(t.params) for t in stored)
@@ -88,6 +89,7 @@ def test_constraints_parse_evaluate_and_reach_the_sampler() -> None:
     [asked] = view.ask(1, {"x": x})
     view.finish(asked.number, TrialState.COMPLETE, 0.5, {"feasible": False},
                 constraints={"peak_memory_mb <= 8000": 3.0})
+    view.flush()
     assert study.get_trials()[0].constraints == {"peak_memory_mb <= 8000": 3.0}
     assert view.trial(asked.number).constraints == {"peak_memory_mb <= 8000": 3.0}
     from optuna.study._constrained_optimization import _CONSTRAINTS_KEY
@@ -105,6 +107,7 @@ def _late_median(kind: str, constrained: bool) -> float:
         attrs = {"metrics": {"x": asked.params["x"]}}
         view.finish(asked.number, TrialState.COMPLETE, asked.params["x"],
                     evaluate([limit], attrs), by_name([limit], attrs) if constrained else None)
+    view.flush()
     return statistics.median(t.params["x"] for t in study.get_trials()[-10:])
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections import Counter
+
 import optuna
 import pytest
 from optuna.trial import TrialState
@@ -33,10 +35,13 @@ class ViewAsker:
         self.sampler = sampler
 
     def ask(self, k, dists):
-        return self.view.ask(k, dists)
+        asked = self.view.ask(k, dists)
+        self.view.flush()  # as the driver does after each turn
+        return asked
 
     def tell(self, number, value):
         self.view.finish(number, TrialState.COMPLETE, value)
+        self.view.flush()
 
 
 class PlainAsker:
@@ -241,3 +246,30 @@ def test_large_batch_from_few_fits(tmp_path):
     for p in params:
         for name, dist in dists.items():
             assert dist._contains(dist.to_internal_repr(p[name]))
+
+
+@pytest.mark.slow  # two GP fits on 160 trials
+def test_gp_asks_fit_a_bounded_active_set(tmp_path):
+    from hpsearch._gp_active_set import MAX_COMPLETE, MAX_RUNNING
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'c.db'}")
+    dists = SPACE.distributions()
+    filler = ViewAsker(study, make_sampler("random", 0, 0))
+    for trial in filler.ask(MAX_COMPLETE + 40, dists):
+        filler.tell(trial.number, objective(trial.params))
+    filler.ask(MAX_RUNNING + 10, dists)  # left running
+    asker = ViewAsker(study, make_sampler("gp", 0, 10))
+    seen = []
+    fit_on = asker.sampler.sample_relative
+
+    def recording(sub, trial, space):
+        seen.append(Counter(t.state for t in sub.get_trials(deepcopy=False)))
+        return fit_on(sub, trial, space)
+
+    asker.sampler.sample_relative = recording
+    trials = asker.ask(2, dists)
+    assert len(seen) == 2  # one GP proposal per new trial, each on the active set
+    assert seen[0][TrialState.COMPLETE] == MAX_COMPLETE
+    assert seen[0][TrialState.RUNNING] == MAX_RUNNING + 1  # the trial being asked for
+    assert all(t.params.keys() == dists.keys() for t in trials)
+    assert trials[0].params != trials[1].params  # the first is a running liar for the second

@@ -40,6 +40,7 @@ def test_each_prior_takes_the_place_of_its_nearest_design_point() -> None:
 
 def test_an_unreadable_earlier_campaign_is_one_line_and_nothing_is_created(
         tmp_path: Path, capsys) -> None:
+    (tmp_path / "m.py").write_text("def f(params):\n    return 0.0\n")  # a loadable objective
     path = tmp_path / "b.toml"
     path.write_text('warm_start = ["nowhere"]\n[objective]\nentrypoint = "m:f"\n'
                     '[search_space]\nx = [1, 2]\n[budget]\ntrials = 2\n')
@@ -71,7 +72,7 @@ def test_a_warm_started_campaign_reaches_the_earlier_best_in_fewer_new_trials(
     (tmp_path / "b.toml").write_text("""
 name = "b"
 seed = 9
-n_init = 5
+n_init = 4
 concurrency = 1
 warm_start = ["a"]
 [objective]

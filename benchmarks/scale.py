@@ -1,0 +1,192 @@
+"""Can the driver keep thousands of workers busy? The real driver on a simulated cluster.
+
+Each configuration runs in a fresh process: a Hartmann-6 campaign created as `launch` does
+(SQLite file, Latin-hypercube design), driven by the real `Driver` (sampler, storage,
+progress and pruning handling) whose trials run on `SimulatedCluster`: N workers, trial
+durations 60 s +- 20 % (uniform), a virtual clock that advances by the driver's own CPU time,
+so a slow driver shows up as idle workers. Printed per configuration:
+
+- steady-state utilisation: busy worker-seconds over available ones, from the moment every
+  worker first has a trial until the last trial is launched; whole-run utilisation;
+- time to fill every worker (virtual seconds from the start);
+- the driver's CPU milliseconds per trial: sampler (asks), storage (batched writes),
+  dispatch (trial folder, params.json, launch), bookkeeping (the rest of the loop);
+- peak driver memory (maximum resident set of the process);
+- the best value found. For the largest TPE campaign, also the best of a sequential TPE run
+  (one worker, the same driver, the same number of trials).
+
+    python benchmarks/scale.py            # TPE: 1,024 / 4,096 workers x 1k / 5k / 20k trials
+    python benchmarks/scale.py --quick    # TPE: 1k / 5k trials only (a few minutes)
+
+GP runs are smaller (1,024 x 1,200 and, in the full run, 4,096 x 4,400): a GP proposal costs
+~100x a TPE one, so the GP grid would take hours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _test_functions import PROBLEMS  # noqa: E402
+
+from hpsearch.simulated_campaign import (  # noqa: E402
+    drive_simulated,
+    new_cluster,
+    simulated_campaign,
+)
+from hpsearch.simulated_cluster import Durations, SimulatedCluster  # noqa: E402
+from hpsearch.storage import open_campaign  # noqa: E402
+
+PROBLEM = PROBLEMS["hartmann6"]
+N_INIT = 64  # the Latin-hypercube design before the model takes over
+
+
+def _cluster(workers: int, seed: int) -> SimulatedCluster:
+    return new_cluster(workers, PROBLEM.objective, durations=Durations("uniform", 60, 0.2),
+                       seed=seed)
+
+
+def one_run(workers: int, trials: int, sampler: str, seed: int,
+            keep: Path | None = None) -> dict[str, float | None]:
+    """One campaign in this process (kept in `keep` if given); what the table prints."""
+    started = time.process_time()
+    with tempfile.TemporaryDirectory() as tmp:
+        campaign = simulated_campaign(PROBLEM.search_space, trials, sampler=sampler,
+                                      n_init=N_INIT, seed=seed)
+        run = drive_simulated(keep or Path(tmp) / "campaign", _cluster(workers, seed), campaign)
+        best = run.driver.view.best()
+        recorded = run.driver.view.budget_used()
+    stats = run.cluster.stats
+    split = {name: 1000 * seconds / trials for name, seconds in run.cpu_split().items()}
+    return {
+        "workers": workers, "trials": trials, "sampler": sampler, "recorded": recorded,
+        "steady": stats.steady_utilisation, "whole": stats.utilisation, "fill_s": stats.fill_s,
+        "virtual_s": stats.now, **{f"ms_{k}": v for k, v in split.items()},
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "best": best.value if best else None, "host_cpu_s": time.process_time() - started,
+    }
+
+
+def in_child(workers: int, trials: int, sampler: str, seed: int,
+             keep: Path | None = None) -> dict[str, float | None]:
+    """`one_run` in a fresh process, so its peak memory is its own."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--one", str(workers), str(trials), sampler, str(seed),
+         str(keep or "")], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def resume_first_launch(directory: Path, extra: int) -> float:
+    """Resume the campaign with `extra` more trials; this process's CPU seconds from its
+    start (imports included) to the first trial launched."""
+    study, _ = open_campaign(str(directory))
+    table = dict(study.user_attrs["campaign"])
+    table["budget"] = {**table["budget"], "trials": table["budget"]["trials"] + extra}
+    study.set_user_attr("campaign", table)
+    run = drive_simulated(directory, _cluster(4096, 0))
+    assert run.cluster.stats.first_launch_cpu_s is not None
+    return run.cluster.stats.first_launch_cpu_s
+
+
+def _child_cost(argv: list[str]) -> tuple[float, float]:
+    """CPU seconds and peak MB of one command in a child process."""
+    with tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        if process.returncode != 0:
+            err.seek(0)
+            raise RuntimeError(f"{' '.join(argv)} failed: {err.read().decode()[-500:]}")
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def startup_costs(directory: Path, trials: int) -> str:
+    cli = [sys.executable, "-m", "hpsearch.cli"]
+    lines = [f"\nRead-only commands and resume on the {trials:,}-trial campaign "
+             "(CPU seconds of the whole process, imports included; peak resident memory):"]
+    for name, argv in (("status", [*cli, "status", str(directory)]),
+                       ("best --top 10", [*cli, "best", str(directory), "--top", "10"])):
+        cpu, peak = _child_cost(argv)
+        lines.append(f"  hpsearch {name}: {cpu:.1f} s CPU, {peak:.0f} MB")
+    out = subprocess.run([sys.executable, __file__, "--resume-first", str(directory)],
+                         check=True, capture_output=True, text=True)
+    first = float(out.stdout.strip().splitlines()[-1])
+    lines.append(f"  resume (budget raised by 100): first trial launched after {first:.1f} s CPU")
+    return "\n".join(lines)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def _num(value: float | None, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def table(rows: list[dict]) -> str:
+    head = ("| sampler | workers | trials | steady util % | whole util % | fill s | driver "
+            "ms/trial (sampler / storage / dispatch / bookkeeping) | peak MB | best | host CPU s |")
+    lines = [head, "|" + "---|" * 10]
+    for r in rows:
+        total = sum(r[f"ms_{k}"] for k in ("sampler", "storage", "dispatch", "bookkeeping"))
+        split = " / ".join(f"{r[f'ms_{k}']:.1f}"
+                           for k in ("sampler", "storage", "dispatch", "bookkeeping"))
+        lines.append(
+            f"| {r['sampler']} | {r['workers']:,} | {r['trials']:,} | {_pct(r['steady'])} | "
+            f"{_pct(r['whole'])} | {_num(r['fill_s'], '.1f')} | {total:.1f} ({split}) | "
+            f"{r['peak_mb']:.0f} | {_num(r['best'], '.4f')} | {r['host_cpu_s']:.0f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1k and 5k trials only")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--one", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--resume-first", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        workers, trials, sampler, seed, keep = args.one
+        print(json.dumps(one_run(int(workers), int(trials), sampler, int(seed),
+                                 Path(keep) if keep else None)))
+        return
+    if args.resume_first:
+        print(resume_first_launch(args.resume_first, 100))
+        return
+    tpe_trials = (1000, 5000) if args.quick else (1000, 5000, 20000)
+    # A GP proposal costs ~10^2-10^3 times a TPE one: its rows are as large as the run's
+    # time allows (see README).
+    gp_runs = ((1024, 1200),) if args.quick else ((1024, 1200), (4096, 4400))
+    configs = [(w, n, "tpe") for w in (1024, 4096) for n in tpe_trials]
+    configs += [(w, n, "gp") for w, n in gp_runs]
+    rows = []
+    largest = max(tpe_trials)
+    scratch = Path(tempfile.mkdtemp())
+    kept = scratch / "largest"
+    for workers, trials, sampler in configs:
+        keep = kept if (sampler, workers, trials) == ("tpe", 4096, largest) else None
+        rows.append(in_child(workers, trials, sampler, args.seed, keep))
+        print(f"done: {sampler} {workers} workers {trials} trials "
+              f"(host CPU {rows[-1]['host_cpu_s']:.0f} s)", file=sys.stderr, flush=True)
+    print(table(rows), flush=True)
+    print(startup_costs(kept, largest), flush=True)
+    shutil.rmtree(scratch, ignore_errors=True)
+    sequential = in_child(1, largest, "tpe", args.seed)
+    concurrent = next(r for r in rows if r["sampler"] == "tpe" and r["workers"] == 4096
+                      and r["trials"] == largest)
+    print(f"\nHartmann-6 ({PROBLEM.minimum} at the minimum), {largest:,} trials, TPE: best "
+          f"{concurrent['best']:.4f} with 4,096 workers vs {sequential['best']:.4f} sequential "
+          f"(one worker; host CPU {sequential['host_cpu_s']:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
