@@ -72,7 +72,7 @@ def test_a_warm_started_campaign_reaches_the_earlier_best_in_fewer_new_trials(
     (tmp_path / "b.toml").write_text("""
 name = "b"
 seed = 9
-n_init = 4
+n_init = 5
 concurrency = 1
 warm_start = ["a"]
 [objective]
