@@ -162,15 +162,17 @@ def _choice(field_name: str, value: Any, allowed: tuple[str, ...]) -> str:
     return value
 
 
-def _wall_time(value: Any) -> int:
+def budget_wall_time(value: Any, field: str = "budget.wall_time") -> int:
+    """A run's wall time in seconds: longer than zero, at most a year; `field` names where
+    it was given (the campaign file, or `resume --wall-time`)."""
     try:
         seconds = parse_wall_time(value)
     except ValueError as err:
-        raise UserError(f"budget.wall_time: {err}") from err
+        raise UserError(f"{field}: {err}") from err
     if seconds <= 0:
-        raise UserError(f"budget.wall_time: must be longer than zero, got {value!r}")
+        raise UserError(f"{field}: must be longer than zero, got {value!r}")
     if seconds > MAX_WALL_TIME_S:
-        raise UserError(f"budget.wall_time: at most {format_wall_time(MAX_WALL_TIME_S)} "
+        raise UserError(f"{field}: at most {format_wall_time(MAX_WALL_TIME_S)} "
                         f"(a year), got {value!r}")
     return seconds
 
@@ -196,7 +198,7 @@ def _budget(table: Any) -> Budget:
     if not table:
         raise UserError('budget: empty; set budget.trials and/or budget.wall_time = "HH:MM:SS"')
     trials = _integer("budget.trials", table["trials"], 1) if "trials" in table else None
-    wall = _wall_time(table["wall_time"]) if "wall_time" in table else None
+    wall = budget_wall_time(table["wall_time"]) if "wall_time" in table else None
     return Budget(trials=trials, wall_time_s=wall)
 
 

@@ -16,12 +16,11 @@ from typing import Any
 
 import optuna
 
-from hpsearch.campaign import Budget, Campaign, SiteChoice
+from hpsearch.campaign import Budget, Campaign, SiteChoice, budget_wall_time
 from hpsearch.campaign_setup import resolve_concurrency
 from hpsearch.errors import UserError
 from hpsearch.sites import Site, load_site
 from hpsearch.study_view import uses_budget
-from hpsearch.wall_time import parse_wall_time
 
 
 @dataclass(frozen=True)
@@ -46,12 +45,7 @@ def plan_changes(study: optuna.Study, campaign: Campaign, site: Site, trials: in
         budget = dataclasses.replace(budget, trials=trials)
         record["trials"] = trials
     if wall_time is not None:
-        try:
-            seconds = parse_wall_time(wall_time)
-        except ValueError as err:
-            raise UserError(f"--wall-time: {err}") from err
-        if seconds <= 0:
-            raise UserError(f"--wall-time: must be longer than zero, got {wall_time!r}")
+        seconds = budget_wall_time(wall_time, "--wall-time")
         budget = Budget(trials=budget.trials, wall_time_s=seconds)
         record["wall_time"] = wall_time
     choice = campaign.site
