@@ -28,7 +28,8 @@ def run_trial_command(command: list[str], trial_dir: str, env: dict[str, str],
     from collections import deque
     from pathlib import Path
 
-    from workflows.trial_io import read_result
+    from workflows.launcher_identity import without_launcher_identity
+    from workflows.trial_io import TrialTerminated, read_result
 
     def die_with_worker() -> None:
         # If the worker is killed (walltime, Ctrl-C, driver lost), the trial must not
@@ -44,7 +45,7 @@ def run_trial_command(command: list[str], trial_dir: str, env: dict[str, str],
     from workflows.placement import record_placement
 
     record_placement(directory)  # read back if this attempt is lost with its block
-    full_env = dict(os.environ)
+    full_env = without_launcher_identity(os.environ)  # the pool's rank is not the trial's
     full_env.update(env)
     log_path = directory / "trial.log"
     with open(log_path, "ab") as log:
@@ -52,6 +53,9 @@ def run_trial_command(command: list[str], trial_dir: str, env: dict[str, str],
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    preexec_fn=die_with_worker)
         returncode = process.wait()
+    if returncode in (-signal.SIGTERM, -signal.SIGHUP):
+        raise TrialTerminated(f"the trial process was ended by "
+                              f"{signal.Signals(-returncode).name} on host {socket.gethostname()}")
     result = read_result(Path(result_path))
     with open(log_path, errors="replace") as text:
         tail = "".join(deque(text, maxlen=LOG_TAIL_LINES))

@@ -44,6 +44,13 @@ CPU_LIST_VAR = "HPSEARCH_CPU_LIST"  # e.g. "0-3,8-11": pin the trial to these co
 TRIALS_DIRNAME = "trials"  # in the campaign directory, one folder per trial number
 
 
+class TrialTerminated(RuntimeError):
+    """The trial's process was ended by SIGTERM or SIGHUP from outside: what a batch system
+    sends every process of a job it cancels, pre-empts or ends at its walltime. The app raises
+    it so that Parsl retries the trial like one whose worker was lost with it (the worker
+    often reports the dead trial before it gets its own signal)."""
+
+
 @dataclass(frozen=True)
 class TrialPaths:
     """The files of one trial, all inside `trials/<number>/`."""

@@ -1,10 +1,10 @@
 """Which failures are worth another try with the same parameters, and what a try costs.
 
-A lost worker, a lost node or a block cut by its walltime says nothing about the
-hyperparameters: the trial is retried by Parsl with the same arguments. Anything else raised
-by the app is the trial's own failure and is not retried (infinite cost). A trial whose
-command exits non-zero does not raise at all: the app returns its return code and the driver
-records it as FAIL.
+A lost worker, a lost node, a trial ended by the batch system's SIGTERM or a block cut by
+its walltime says nothing about the hyperparameters: the trial is retried by Parsl with the
+same arguments. Anything else raised by the app is the trial's own failure and is not retried
+(infinite cost). A trial whose command exits non-zero does not raise at all: the app returns
+its return code and the driver records it as FAIL.
 
 Costs, against Config.retries (`[retry].infrastructure_retries`):
 - a trial lost after its block's drain time (the block reached its walltime: workers had
@@ -30,9 +30,10 @@ from parsl.executors.high_throughput.errors import ManagerLost, WorkerLost
 from parsl.jobs.error_handlers import windowed_error_handler
 
 from workflows.placement import placements
+from workflows.trial_io import TrialTerminated
 
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (ManagerLost, WorkerLost,
-                                                          BadStateException)
+                                                          BadStateException, TrialTerminated)
 
 
 def is_infrastructure_failure(exc: BaseException) -> bool:
@@ -66,7 +67,8 @@ class RetryPolicy:
         return 0.0
 
     def cut_by_walltime(self, exc: Exception, task_record: Any) -> bool:
-        if self.drain_period is None or not isinstance(exc, ManagerLost | WorkerLost):
+        if self.drain_period is None or not isinstance(
+                exc, ManagerLost | WorkerLost | TrialTerminated):
             return False
         trial_dir = _trial_dir(task_record)
         attempts = placements(trial_dir) if trial_dir else []

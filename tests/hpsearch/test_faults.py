@@ -339,3 +339,31 @@ def test_a_lost_worker_is_retried_and_the_retry_is_recorded(tmp_path: Path) -> N
     status = run_cli("status", str(directory))
     assert f"trial {number} retried 1x by the infrastructure on {socket.gethostname()}" \
         in status.stdout
+
+
+@pytest.mark.slow
+def test_a_trial_ended_by_sigterm_is_retried_not_failed(tmp_path: Path) -> None:
+    # A batch system cancelling or pre-empting a job sends SIGTERM to every process in it;
+    # the worker may report its dead trial before it gets its own. That trial is retried.
+    path = write_campaign(tmp_path, campaign(trials=3, n_init=2))
+    (tmp_path / "HOLD").touch()
+    directory = tmp_path / "c"
+    driver = start_cli("launch", str(path), "--dir", str(directory))
+    try:
+        wait_for(lambda: len(_trial_processes(directory)) == 2, 120, "two trials running")
+        trial = _trial_processes(directory)[0]
+        number = int(next(c for c in trial.cmdline() if "/trials/" in c).split("/trials/")[1]
+                     .split("/")[0])
+        trial.terminate()  # the trial only: its worker lives on and reports it
+        trial.wait(timeout=30)
+        (tmp_path / "HOLD").unlink()
+        out, _ = driver.communicate(timeout=120)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+    assert driver.returncode == 0, out
+    retried = load(directory).trials[number]
+    assert retried.state == TrialState.COMPLETE, retried.user_attrs
+    [retry] = retried.user_attrs["retries"]
+    assert "TrialTerminated" in retry["reason"] and "SIGTERM" in retry["reason"], retry
+    assert retry["host"] == socket.gethostname()
