@@ -3,6 +3,7 @@ documented state (README, "Reliability")."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -215,11 +216,10 @@ def small_filesystem(tmp_path: Path):
 
 def _fill(folder: Path) -> Path:
     filler = folder / "filler"
-    with open(filler, "wb") as handle:
+    with open(filler, "wb", buffering=0) as handle:  # unbuffered: nothing left to flush
         try:
             while True:
                 handle.write(b"\0" * (1 << 20))
-                handle.flush()
         except OSError:
             pass
     return filler
@@ -244,6 +244,7 @@ def test_a_full_disk_stops_the_driver_in_one_line_and_resume_finishes(
     assert "Traceback" not in out and "Logging error" not in out, out
     assert len([line for line in out.splitlines() if "disk full" in line]) <= 3, out
     assert "disk full" in out
+    assert not list(directory.rglob("*.tmp"))  # no half-written record beside the real one
     filler.unlink()
     _resume_to_the_budget(directory, 4)
 
@@ -401,3 +402,21 @@ no_worker_timeout = 3
     nopool.unlink()
     (tmp_path / "HOLD").unlink()
     _resume_to_the_budget(directory, 3)
+
+
+def test_a_full_disk_leaves_no_temporary_driver_record(small_filesystem: Path) -> None:
+    directory = small_filesystem / "c"
+    directory.mkdir()
+    leftovers.claim(directory)
+    leftovers.release(directory)
+    record = (directory / "driver.json").read_bytes()
+    filler = _fill(small_filesystem)
+    with pytest.raises(OSError) as raised:
+        leftovers.claim(directory)  # the next driver's record cannot be written
+    assert raised.value.errno == errno.ENOSPC
+    assert sorted(p.name for p in directory.iterdir()) == ["driver.json"]
+    assert (directory / "driver.json").read_bytes() == record
+    filler.unlink()
+    leftovers.claim(directory)
+    assert json.loads((directory / "driver.json").read_text())["pid"] == os.getpid()
+    leftovers.release(directory)
