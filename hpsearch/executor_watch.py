@@ -103,8 +103,9 @@ class ExecutorWatch:
         if self.no_worker_s is None or self._managers is None:
             return None
         waiting = sum(_outstanding(e) for e in self.executors)
+        # A copy first: Parsl's poller thread adds blocks to this dict as it submits them.
         states = [_state_name(s) for e in self.executors
-                  for s in getattr(e, "status_facade", {}).values()]
+                  for s in dict(getattr(e, "status_facade", {})).values()]
         if self._managers > 0 or waiting == 0 or QUEUED_STATES.intersection(states):
             self._starved_since = None
             return None
