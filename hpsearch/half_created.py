@@ -4,9 +4,9 @@ Such a launch made the directory, then the database, its tables, the study, the 
 attributes and the design, one step at a time; a kill in between left a directory that
 `resume` could not read ("holds no campaign") and `launch` would not overwrite ("already
 exists"). Two cases, told apart by whether the campaign itself was recorded:
-- nothing recorded (no database, no tables, no study, or a study without its `campaign`
-  attribute) and no trial ever ran: nothing in it can be kept, so `launch` replaces it and
-  `resume` removes it, each saying so in one line;
+- nothing recorded (a database without tables, without a study, or with a study lacking its
+  `campaign` attribute) and no trial ever ran: nothing in it can be kept, so `launch`
+  replaces it and `resume` removes it, each saying so in one line;
 - the campaign recorded but later attributes missing: `resume` fills them in (the site from
   the campaign's own [site] table) and enqueues the design points it lacks.
 The database is read read-only here, and a directory holding anything else (a trial folder,
@@ -44,7 +44,7 @@ def unrecorded(directory: Path) -> str | None:
             return None
     db = directory / DB_FILENAME
     if not db.is_file():
-        return "no database"
+        return None  # a campaign on a database server keeps only its trials folder here
     try:
         return _missing_in(db)
     except sqlite3.Error:

@@ -58,7 +58,6 @@ def _study(directory: Path) -> optuna.Study:
 
 
 STATES: dict[str, tuple[Callable[[Path], object], str]] = {
-    "folder only": (_folder, "no database"),
     "empty database": (_database, "no tables"),
     "tables, no study": (_tables, "no study"),
     "study, no attributes": (_study, "a study without the campaign's attributes"),
@@ -105,13 +104,17 @@ def _foreign_file(directory: Path) -> None:
     (directory / "notes.txt").write_text("mine\n")
 
 
+def _no_database(directory: Path) -> None:
+    _folder(directory)  # as a campaign kept on a database server has it
+
+
 def _trial_folder(directory: Path) -> None:
     _database(directory)
     (directory / "trials" / "0").mkdir()
 
 
-@pytest.mark.parametrize("make", [_ran_a_trial, _foreign_file, _trial_folder],
-                         ids=["a trial ran", "another file", "a trial folder"])
+@pytest.mark.parametrize("make", [_ran_a_trial, _foreign_file, _trial_folder, _no_database],
+                         ids=["a trial ran", "another file", "a trial folder", "no database"])
 def test_a_directory_holding_anything_more_is_never_removed(tmp_path: Path, capsys,
                                                             make) -> None:
     directory = tmp_path / "c"
