@@ -29,8 +29,8 @@ from typing import Any
 CHECK_PERIOD_S = 1.0  # a process poll is cheap; once a second bounds the reaction time
 ANSWER_TIMEOUT_S = 120.0
 TIMEOUT_VAR = "HPSEARCH_EXECUTOR_TIMEOUT_S"
-# The interchange is asked about its managers this often at most (and at least every
-# ANSWER_TIMEOUT_S): a fraction of the no-worker limit, so the limit is kept to a few percent.
+# The interchange is asked about its managers every tenth of the no-worker limit (at least
+# every answer timeout, at most once a second), so the driver stops within 1.1 times the limit.
 PROBES_PER_LIMIT = 10
 MIN_PROBE_PERIOD_S = 1.0
 QUEUED_STATES = frozenset({"PENDING", "HELD"})  # a block the batch system has not started
