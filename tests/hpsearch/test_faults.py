@@ -404,6 +404,18 @@ no_worker_timeout = 3
     _resume_to_the_budget(directory, 3)
 
 
+def test_launch_on_a_full_disk_is_one_line_and_leaves_nothing(
+        tmp_path: Path, small_filesystem: Path) -> None:
+    path = write_campaign(tmp_path, campaign())
+    filler = _fill(small_filesystem)
+    done = run_cli("launch", str(path), "--dir", str(small_filesystem / "c"))
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == EXIT_FAULT and len(lines) == 1, done.stderr
+    assert lines[0].startswith("hpsearch: error: disk full") and "run the command again" \
+        in lines[0], lines
+    assert sorted(p.name for p in small_filesystem.iterdir()) == [filler.name]
+
+
 def test_a_full_disk_leaves_no_temporary_driver_record(small_filesystem: Path) -> None:
     directory = small_filesystem / "c"
     directory.mkdir()
