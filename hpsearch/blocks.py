@@ -21,6 +21,8 @@ from typing import Any
 
 from parsl.providers import PBSProProvider, SlurmProvider
 
+from workflows.atomic_file import write_text_atomic
+
 FILENAME = "blocks.json"
 _LOCK = threading.Lock()  # Parsl submits from its scaling thread, the driver reads and clears
 _TIMEOUT_S = 30
@@ -74,10 +76,7 @@ def _append(directory: Path, job: dict[str, Any]) -> None:
 
 
 def _write(directory: Path, jobs: list[dict[str, Any]]) -> None:
-    path = directory / FILENAME
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps({"jobs": jobs}, indent=1) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(directory / FILENAME, json.dumps({"jobs": jobs}, indent=1) + "\n")
 
 
 def cancel_recorded(directory: Path) -> list[str]:

@@ -21,6 +21,7 @@ from pathlib import Path
 import optuna
 import psutil
 
+from hpsearch import half_created
 from hpsearch.campaign import Campaign
 from hpsearch.campaign_setup import enqueue_design
 from hpsearch.errors import UserError
@@ -53,8 +54,11 @@ def remove_stale_staging(directory: Path, log: Callable[[str], None]) -> None:
 
 
 def refuse_existing(directory: Path) -> None:
-    """The target must be new or an empty folder: checked first, before slower checks."""
-    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+    """The target must be new, an empty folder, or a campaign an older launch half-created
+    and left holding nothing (replaced, see half_created.py): checked first, before slower
+    checks."""
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())) and (
+            half_created.unrecorded(directory) is None):
         raise _refuse_existing(directory)
 
 
@@ -69,6 +73,8 @@ def create_campaign(campaign: Campaign, site: Site, directory: Path, campaign_te
     """Make the directory, the database and the study, all or nothing; returns the storage."""
     log = log or (lambda line: print(line, file=sys.stderr))
     refuse_existing(directory)
+    if (missing := half_created.unrecorded(directory)) is not None:
+        half_created.remove(directory, missing, log)
     directory.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     remove_stale_staging(directory, log)
     staging = staging_folder(directory)

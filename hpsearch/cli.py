@@ -159,6 +159,16 @@ def main(argv: list[str] | None = None) -> int:
         # `hpsearch best ... | head`: the reader left; not an error of ours.
         sys.stderr.close()
         return 0
+    except Exception as err:
+        # A fault of the machine before or after the driver's loop (disk full writing
+        # driver.json or the database): one line, as the loop's own faults.
+        from hpsearch.driver_faults import EXIT_FAULT, FAULTS, describe_fault
+
+        if args.debug or not isinstance(err, FAULTS):
+            raise
+        print(f"hpsearch: error: {describe_fault(err)}; free space (or fix the cause) and run "
+              "the command again", file=sys.stderr)
+        return EXIT_FAULT
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sqlite3
 from typing import TextIO
 
 import optuna
@@ -18,7 +19,8 @@ from hpsearch.storage import first_line
 EXIT_FAULT = 3
 EXIT_SIGNAL = 130
 FAULTS: tuple[type[BaseException], ...] = (
-    OSError, sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError)
+    OSError, sqlite3.Error, sqlalchemy.exc.SQLAlchemyError,
+    optuna.exceptions.StorageInternalError)
 
 
 def describe_fault(err: BaseException) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 import psutil
 
 from hpsearch.errors import UserError
+from workflows.atomic_file import write_text_atomic
 
 ENV_MARK = "HPSEARCH_CAMPAIGN_DIR"
 LOCK_FILENAME = "driver.json"
@@ -100,9 +101,7 @@ def recorded_helpers(directory: Path) -> list[psutil.Process]:
 
 
 def _write(path: Path, record: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(record) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(record) + "\n")
 
 
 def release(directory: Path) -> None:

@@ -17,11 +17,14 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from hpsearch import half_created
 from hpsearch._optuna_internals import constraint_attr
 from hpsearch.campaign import Campaign
 from hpsearch.campaign_setup import enqueue_design, resolve_concurrency
 from hpsearch.constraints import Constraint, by_name, evaluate
+from hpsearch.errors import UserError
 from hpsearch.file_modes import make_private
+from hpsearch.locate import DB_FILENAME
 from hpsearch.storage import open_campaign
 from hpsearch.study_view import is_interrupted
 from hpsearch.trial_sync import read_trials
@@ -105,6 +108,20 @@ def prepare_resume(study: optuna.Study, campaign: Campaign,
     return counts, retries, design
 
 
+def _refuse_unrecorded(target: str) -> None:
+    """A directory a killed launch left without its campaign holds nothing to resume: it is
+    removed, and the way on is to launch again."""
+    path = Path(target).expanduser()
+    directory = path.parent if path.name == DB_FILENAME and path.is_file() else path
+    missing = half_created.unrecorded(directory)
+    if missing is None:
+        return
+    lines: list[str] = []
+    half_created.remove(directory, missing, lines.append)
+    raise UserError(f"{lines[0]}; launch it again: hpsearch launch CAMPAIGN.toml --dir "
+                    f"{directory}")
+
+
 def resume(target: str, display: Any = None, trials: int | None = None,
            wall_time: str | None = None, site_name: str | None = None,
            overrides: dict[str, Any] | None = None) -> int:
@@ -112,11 +129,17 @@ def resume(target: str, display: Any = None, trials: int | None = None,
     from hpsearch import leftovers
     from hpsearch.driver import drive
     from hpsearch.extend import plan_changes, record_changes
+    from hpsearch.launch import hpsearch_version
     from hpsearch.sites import Site
 
     make_private()
+    _refuse_unrecorded(target)
     study, directory = open_campaign(target)
     campaign = Campaign.from_dict(study.user_attrs["campaign"])
+    filled = half_created.repair_attributes(study, campaign, directory, hpsearch_version())
+    if filled and display is not None:
+        display.event(f"repaired {directory}: a campaign half-created by a killed launch; "
+                      f"filled in its {', '.join(filled)} (the design is completed below)")
     site = Site.from_dict(study.user_attrs["site"])
     changes = plan_changes(study, campaign, site, trials, wall_time, site_name, overrides)
     campaign, site = changes.campaign, changes.site

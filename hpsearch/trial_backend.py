@@ -81,7 +81,9 @@ class ParslBackend:
                     executor.interchange_proc for executor in dfk.executors.values()
                     if getattr(executor, "interchange_proc", None) is not None]
                 leftovers.record_helpers(self.directory, [p.pid for p in self._interchanges])
-                self._watch = ExecutorWatch(self._interchanges, list(dfk.executors.values()))
+                self._watch = ExecutorWatch(
+                    self._interchanges, list(dfk.executors.values()),
+                    no_worker_s=self.site.settings["executor"]["no_worker_timeout"])
                 yield
         finally:
             self._watch = None

@@ -13,12 +13,13 @@ import argparse
 import json
 import math
 import numbers
-import os
 import socket
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from workflows.atomic_file import write_text_atomic
 
 STATUS_OK = "ok"
 STATUS_PRUNED = "pruned"
@@ -106,9 +107,7 @@ def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
 
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=_jsonable) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(payload, indent=2, default=_jsonable) + "\n")
 
 
 def _jsonable(value: Any) -> Any:

@@ -112,5 +112,12 @@ def resolve(settings: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
                 f"[executor].drain_margin ({out['executor']['drain_margin']}) must be shorter "
                 f"than [scheduler].walltime ({sched['walltime']}); workers stop taking trials "
                 "that long before the walltime")
+        if out["executor"]["no_worker_timeout"] <= sched["poll_period"]:
+            # A block that left the queue shows as queued until Parsl next asks: a shorter
+            # limit would end a campaign whose workers are only starting.
+            raise UserError(
+                f"[executor].no_worker_timeout ({out['executor']['no_worker_timeout']:g} s) "
+                f"must be longer than [scheduler].poll_period ({sched['poll_period']:g} s); "
+                "raise it (default 600)")
     check_queue(out)
     return out

@@ -224,6 +224,9 @@ SCHEMA: dict[str, dict[str, tuple[Check, Any]]] = {
         "heartbeat_threshold": (positive, 120),
         "strategy_period": (seconds, 5.0),
         "max_idletime": (seconds, 120.0),
+        # Trials in flight may wait this long with no worker connected and no block queued
+        # before the driver stops (executor_watch.py): pools killed, blocks that cannot start.
+        "no_worker_timeout": (seconds, 600.0),
     },
     # Infrastructure failures (lost worker, lost node, walltime) retried with the same
     # parameters; a block is only declared broken after `block_error_window` failed in a row.

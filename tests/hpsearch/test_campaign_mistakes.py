@@ -100,6 +100,13 @@ TABLE: list[tuple[str, str | bytes, str]] = [
     ("site a number", GOOD + "site = 3\n", "site"),
     ("site file missing", GOOD + '[site]\nname = "x"\nfile = "no_such_site.toml"\n',
      "no_such_site.toml"),
+    ("no-worker limit zero", GOOD + '[site]\nname = "local"\n[site.executor]\n'
+     "no_worker_timeout = 0\n", "[site.executor].no_worker_timeout"),
+    ("no-worker limit text", GOOD + '[site]\nname = "local"\n[site.executor]\n'
+     'no_worker_timeout = "10 min"\n', "[site.executor].no_worker_timeout"),
+    ("no-worker limit under the poll period", GOOD + '[site]\nname = "polaris"\n'
+     'account = "p"\n[site.executor]\nno_worker_timeout = 30\n',
+     "[executor].no_worker_timeout (30 s) must be longer than [scheduler].poll_period (60 s)"),
     ("not TOML", "name = \n", "TOML"),
     ("duplicate key", _add("seed = 4"), "TOML"),
     ("byte-order mark", b"\xef\xbb\xbf" + GOOD.encode(), "byte-order mark"),

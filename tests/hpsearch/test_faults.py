@@ -3,6 +3,7 @@ documented state (README, "Reliability")."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -215,11 +216,10 @@ def small_filesystem(tmp_path: Path):
 
 def _fill(folder: Path) -> Path:
     filler = folder / "filler"
-    with open(filler, "wb") as handle:
+    with open(filler, "wb", buffering=0) as handle:  # unbuffered: nothing left to flush
         try:
             while True:
                 handle.write(b"\0" * (1 << 20))
-                handle.flush()
         except OSError:
             pass
     return filler
@@ -244,6 +244,7 @@ def test_a_full_disk_stops_the_driver_in_one_line_and_resume_finishes(
     assert "Traceback" not in out and "Logging error" not in out, out
     assert len([line for line in out.splitlines() if "disk full" in line]) <= 3, out
     assert "disk full" in out
+    assert not list(directory.rglob("*.tmp"))  # no half-written record beside the real one
     filler.unlink()
     _resume_to_the_budget(directory, 4)
 
@@ -339,6 +340,98 @@ def test_a_lost_worker_is_retried_and_the_retry_is_recorded(tmp_path: Path) -> N
     status = run_cli("status", str(directory))
     assert f"trial {number} retried 1x by the infrastructure on {socket.gethostname()}" \
         in status.stdout
+
+
+def _worker_pools(directory: Path) -> list[psutil.Process]:
+    found = []
+    for process in leftovers.find(directory):
+        try:
+            if any("process_worker_pool" in part for part in process.cmdline()):
+                found.append(process)
+        except psutil.Error:
+            continue
+    return found
+
+
+@pytest.mark.slow
+def test_trials_left_without_any_worker_stop_the_driver_and_resume_continues(
+        tmp_path: Path) -> None:
+    # Every block started after NOPOOL exists hangs before its worker pool starts, as a block
+    # whose nodes cannot reach the driver would; the interchange itself stays up and answers.
+    nopool = tmp_path / "NOPOOL"
+    site = f"""
+[site]
+name = "local"
+worker_init = "while [ -e {nopool} ]; do sleep 0.2; done"
+[site.executor]
+heartbeat_period = 1
+heartbeat_threshold = 2
+no_worker_timeout = 3
+"""
+    path = write_campaign(tmp_path, campaign(trials=3, n_init=2, extra=site))
+    (tmp_path / "HOLD").touch()
+    directory = tmp_path / "c"
+    driver = start_cli("launch", str(path), "--dir", str(directory))
+    try:
+        wait_for(lambda: _running(directory) == 2 and len(list(tmp_path.glob("held-*"))) == 2,
+                 120, "two trials running")
+        nopool.touch()
+        record = json.loads((directory / "driver.json").read_text())
+        [interchange] = [pid for pid, _ in record["helpers"]]
+        pools = _worker_pools(directory)
+        assert pools
+        for pool in pools:
+            pool.kill()  # the pools, not the interchange: it answers, with no manager
+        out, _ = driver.communicate(timeout=120)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+    assert driver.returncode == EXIT_FAULT, out
+    said = [line for line in out.splitlines() if "no worker has been connected" in line]
+    # One line says it, as it starts stopping (the last line repeats why, with what to do).
+    assert said and said[0].endswith("recorded as interrupted"), out
+    assert "for 3 s while 2 trial(s) wait" in said[0] and "no_worker_timeout" in said[0]
+    assert "Traceback" not in out
+    assert not psutil.pid_exists(interchange) or \
+        psutil.Process(interchange).status() == psutil.STATUS_ZOMBIE
+    assert _states(directory)["RUNNING"] == 0
+    interrupted = [t for t in load(directory).get_trials() if t.user_attrs.get("interrupted")]
+    assert len(interrupted) == 2
+    assert all("no worker" in t.user_attrs["fail_reason"] for t in interrupted)
+    assert leftovers.find(directory) == []
+    nopool.unlink()
+    (tmp_path / "HOLD").unlink()
+    _resume_to_the_budget(directory, 3)
+
+
+def test_launch_on_a_full_disk_is_one_line_and_leaves_nothing(
+        tmp_path: Path, small_filesystem: Path) -> None:
+    path = write_campaign(tmp_path, campaign())
+    filler = _fill(small_filesystem)
+    done = run_cli("launch", str(path), "--dir", str(small_filesystem / "c"))
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == EXIT_FAULT and len(lines) == 1, done.stderr
+    assert lines[0].startswith("hpsearch: error: disk full") and "run the command again" \
+        in lines[0], lines
+    assert sorted(p.name for p in small_filesystem.iterdir()) == [filler.name]
+
+
+def test_a_full_disk_leaves_no_temporary_driver_record(small_filesystem: Path) -> None:
+    directory = small_filesystem / "c"
+    directory.mkdir()
+    leftovers.claim(directory)
+    leftovers.release(directory)
+    record = (directory / "driver.json").read_bytes()
+    filler = _fill(small_filesystem)
+    with pytest.raises(OSError) as raised:
+        leftovers.claim(directory)  # the next driver's record cannot be written
+    assert raised.value.errno == errno.ENOSPC
+    assert sorted(p.name for p in directory.iterdir()) == ["driver.json"]
+    assert (directory / "driver.json").read_bytes() == record
+    filler.unlink()
+    leftovers.claim(directory)
+    assert json.loads((directory / "driver.json").read_text())["pid"] == os.getpid()
+    leftovers.release(directory)
 
 
 @pytest.mark.slow
