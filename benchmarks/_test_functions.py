@@ -77,10 +77,13 @@ def hartmann6(p: Mapping[str, Any]) -> float:
     return float(-np.sum(_H3_ALPHA * np.exp(-np.sum(_H6_A * (x - _H6_P) ** 2, axis=1))))
 
 
+def _ackley(x: np.ndarray) -> float:
+    spread = -20 * np.exp(-0.2 * np.sqrt(np.mean(x**2)))
+    return float(spread - np.exp(np.mean(np.cos(2 * np.pi * x))) + 20 + math.e)
+
+
 def ackley(p: Mapping[str, Any], d: int = 5) -> float:
-    x = _x(p, d)
-    return float(-20 * np.exp(-0.2 * np.sqrt(np.mean(x**2))) - np.exp(np.mean(np.cos(2 * np.pi * x)))
-                 + 20 + math.e)
+    return _ackley(_x(p, d))
 
 
 def levy(p: Mapping[str, Any], d: int = 4) -> float:
@@ -158,10 +161,8 @@ def mixed_ackley(p: Mapping[str, Any]) -> float:
     shift = {"a": 0.0, "b": 1.0, "c": -1.5}[str(p["kind"])]
     floats = [float(p[f"x{i}"]) - shift for i in (1, 2, 3)]
     n2 = 5 * math.log(int(p["n2"])) / math.log(1024)  # log int 1..1024 -> 0..5
-    x = np.array([*floats, float(p["n1"]), n2])
-    value = (-20 * np.exp(-0.2 * np.sqrt(np.mean(x**2))) - np.exp(np.mean(np.cos(2 * np.pi * x)))
-             + 20 + math.e)
-    return float(value) + (0.0 if p["kind"] == "a" else 0.5)
+    value = _ackley(np.array([*floats, float(p["n1"]), n2]))
+    return value + (0.0 if p["kind"] == "a" else 0.5)
 
 
 def _named(fn: Callable[..., float], **kwargs: int) -> Callable[[Mapping[str, Any]], float]:

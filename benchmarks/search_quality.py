@@ -32,7 +32,6 @@ import argparse
 import logging
 import multiprocessing
 import statistics
-import sys
 import tempfile
 import time
 import warnings

@@ -8,9 +8,9 @@ import pytest
 from optuna.trial import TrialState
 
 from hpsearch._tpe_batch import LIAR_FRACTION_PER_FIT
+from hpsearch.campaign import Campaign, parse_campaign
 from hpsearch.errors import UserError
 from hpsearch.lhs import latin_hypercube
-from hpsearch.campaign import Campaign, parse_campaign
 from hpsearch.samplers import GP_MAX_TRIALS, SAMPLER_KINDS, choose_sampler, make_sampler
 from hpsearch.space import SearchSpace
 from hpsearch.study_view import StudyView
