@@ -32,6 +32,7 @@ import argparse
 import logging
 import multiprocessing
 import statistics
+import sys
 import tempfile
 import time
 import warnings
@@ -55,8 +56,8 @@ OURS = ("default", "lhs+tpe", "lhs+gp")
 PEERS = ("optuna-tpe", "optuna-gp", "deephyper-cbo")
 METHODS = ("default", *PEERS, "random")
 DEEPHYPER_ACQ_OPTIMIZER = "sampling"
-# --quick: 8 of the 14 problems (both mixed spaces' costlier GP fits left to the full run but
-# the U-ResNet surrogate's), 3 seeds, 40 % of each budget: under 15 min on 2 shared cores.
+# --quick: 8 of the 14 problems (one mixed space: their GP fits cost the most), 3 seeds, 40 %
+# of each budget, to stay within ~15 min on 2 shared cores.
 QUICK_PROBLEMS = ("branin", "camel6", "hartmann3", "levy4", "shekel10", "ackley5", "hartmann6",
                   "uresnet")
 
@@ -247,6 +248,9 @@ def main() -> None:
         for (name, method, _, _), regret, seconds in pool.imap_unordered(one, tasks):
             regrets.setdefault((name, method), []).append(regret)
             cpu[name, method] = cpu.get((name, method), 0.0) + seconds / seeds
+            if len(regrets[name, method]) == seeds:
+                print(f"  {name} {method}: median {statistics.median(regrets[name, method]):.4g}"
+                      f" ({time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
     wall = time.perf_counter() - start
 
     mode = "--quick: 8 of 14 problems" if args.quick else "full"
