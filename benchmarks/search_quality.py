@@ -16,11 +16,13 @@ Methods, each with the same budget and the same seeds:
 - deephyper-cbo: DeepHyper 0.13.2's CBO (default extra-trees surrogate and UCBd acquisition,
   acquisition optimiser "sampling": its default "mixedga" takes ~8 s per step here).
 
-Peers run one trial at a time (their best case); the campaign's methods run at every
-`--in-flight` count. Regret = best value found - known minimum. Prints, per problem, the
-median regret over seeds, quartiles, the ratio to the best peer's median and to random's,
-then a summary against the target (<= best peer on >= 80 % of problems, never > 1.5x it,
-<= 0.5x random everywhere).
+Every method runs at every `--in-flight` count (default 1 and 8) and is compared with the
+peers at the same count; random search runs once (its points do not depend on results).
+Optuna's samplers see the running trials (TPE as its default, GP through q-EI); DeepHyper is
+asked for as many points as slots are free. Regret = best value found - known minimum.
+Prints, per problem, the median regret over seeds, quartiles, the ratio to the best peer's
+median and to random's, then a summary against the target (<= best peer on >= 80 % of
+problems, never > 1.5x it, <= 0.5x random everywhere).
 
     python benchmarks/search_quality.py           # 14 problems x 10 seeds, full budgets
     python benchmarks/search_quality.py --quick   # 8 problems, 3 seeds, 40 % budgets
@@ -38,6 +40,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import optuna
@@ -72,6 +75,25 @@ def campaign_defaults(problem: Problem, budget: int, sampler: str | None) -> tup
     return campaign.sampler, campaign.n_init
 
 
+def asynchronous(budget: int, in_flight: int, seed: int, ask: Callable[[int], list[Any]],
+                 tell: Callable[[Any], None]) -> None:
+    """`budget` trials, `in_flight` at a time: each trial's run time is drawn at random
+    (exponential, seeded: the same for every method), the first to end is told and its slot
+    asked again. One in flight is plain sequential ask/tell."""
+    durations = np.random.default_rng(seed + 7919)
+    running: list[tuple[float, int, Any]] = []  # (end time, order, trial)
+    now, asked = 0.0, 0
+    while asked < budget or running:
+        want = min(in_flight - len(running), budget - asked)
+        if want > 0:
+            for trial in ask(want):
+                running.append((now + float(durations.exponential()), asked, trial))
+                asked += 1
+        running.sort(key=lambda item: item[:2])
+        now, _, trial = running.pop(0)
+        tell(trial)
+
+
 def run_campaign(problem: Problem, budget: int, seed: int, in_flight: int,
                  sampler: str | None) -> float:
     """The driver's ask path: LHS enqueued, then `StudyView.ask` for every free slot."""
@@ -82,34 +104,30 @@ def run_campaign(problem: Problem, budget: int, seed: int, in_flight: int,
         study.enqueue_trial(point, user_attrs={"source": "lhs", "lhs_index": i})
     view = StudyView(study._storage, "campaign", make_sampler(kind, seed, n_init))
     dists = space.distributions()
-    durations = np.random.default_rng(seed + 7919)  # the simulated trials' run times
-    running: list[tuple[float, Asked]] = []  # (end time, trial)
-    now, asked = 0.0, 0
-    while asked < budget or running:
-        want = min(in_flight - len(running), budget - asked)
-        if want > 0:
-            for trial in view.ask(want, dists):
-                running.append((now + float(durations.exponential()), trial))
-            asked += want
-        running.sort(key=lambda item: item[0])
-        now, trial = running.pop(0)  # the first to end is told; its slot is asked again
+
+    def tell(trial: Asked) -> None:
         view.finish(trial.number, TrialState.COMPLETE, problem.objective(trial.params))
+
+    asynchronous(budget, in_flight, seed, lambda k: view.ask(k, dists), tell)
     best = view.best()
     assert best is not None and best.value is not None
     return best.value - problem.minimum
 
 
-def run_plain_optuna(problem: Problem, budget: int,
+def run_plain_optuna(problem: Problem, budget: int, seed: int, in_flight: int,
                      sampler: optuna.samplers.BaseSampler) -> float:
+    """Optuna's own `study.ask` per free slot (its samplers see the running trials)."""
     study = optuna.create_study(sampler=sampler)
     dists = SearchSpace.from_mapping(problem.search_space).distributions()
-    for _ in range(budget):
-        trial = study.ask(dists)
+
+    def tell(trial: optuna.Trial) -> None:
         study.tell(trial, problem.objective(trial.params))
+
+    asynchronous(budget, in_flight, seed, lambda k: [study.ask(dists) for _ in range(k)], tell)
     return study.best_value - problem.minimum
 
 
-def run_deephyper(problem: Problem, budget: int, seed: int) -> float:
+def run_deephyper(problem: Problem, budget: int, seed: int, in_flight: int) -> float:
     from deephyper.hpo import CBO, HpProblem
 
     hp = HpProblem()
@@ -120,34 +138,35 @@ def run_deephyper(problem: Problem, budget: int, seed: int) -> float:
         cast = int if spec["type"] == "int" else float
         prior = "log-uniform" if spec.get("log") else "uniform"
         hp.add_hyperparameter((cast(spec["low"]), cast(spec["high"]), prior), name)
-    best = float("inf")
+    values: list[float] = []
     with tempfile.TemporaryDirectory() as log_dir:
         search = CBO(hp, random_state=seed, log_dir=log_dir, checkpoint_history_to_csv=False,
                      acq_optimizer=DEEPHYPER_ACQ_OPTIMIZER)
-        for _ in range(budget):
-            (config,) = search.ask(1)
-            value = problem.objective(config)
-            best = min(best, value)
-            search.tell([(config, -value)])  # DeepHyper maximises
-    return best - problem.minimum
+
+        def tell(config: dict[str, Any]) -> None:
+            values.append(problem.objective(config))
+            search.tell([(config, -values[-1])])  # DeepHyper maximises
+
+        asynchronous(budget, in_flight, seed, search.ask, tell)
+    return min(values) - problem.minimum
 
 
 def runner(method: str) -> Callable[[Problem, int, int], float]:
     name, _, parallel = method.partition("@")  # "default@8": 8 trials in flight
-    in_flight = int(parallel or 1)
+    n = int(parallel or 1)
     if name in OURS:
         forced = None if name == "default" else name.removeprefix("lhs+")
-        return lambda p, b, s: run_campaign(p, b, s, in_flight, forced)
+        return lambda p, b, s: run_campaign(p, b, s, n, forced)
     if name == "optuna-tpe":
-        return lambda p, b, s: run_plain_optuna(p, b, optuna.samplers.TPESampler(seed=s))
+        return lambda p, b, s: run_plain_optuna(p, b, s, n, optuna.samplers.TPESampler(seed=s))
     if name == "optuna-gp":
-        return lambda p, b, s: run_plain_optuna(p, b, optuna.samplers.GPSampler(seed=s))
+        return lambda p, b, s: run_plain_optuna(p, b, s, n, optuna.samplers.GPSampler(seed=s))
     if name == "random":
-        return lambda p, b, s: run_plain_optuna(p, b, optuna.samplers.RandomSampler(seed=s))
+        return lambda p, b, s: run_plain_optuna(p, b, s, n, optuna.samplers.RandomSampler(seed=s))
     if name == "deephyper-cbo":
-        return run_deephyper
+        return lambda p, b, s: run_deephyper(p, b, s, n)
     raise SystemExit(f"--methods: unknown method {method!r}; choose from "
-                     f"{', '.join(OURS + PEERS + ('random',))} (ours take @N)")
+                     f"{', '.join(OURS + PEERS + ('random',))}")
 
 
 Task = tuple[str, str, int, int]  # problem, method, budget, seed
@@ -171,33 +190,39 @@ def quiet() -> None:
     warnings.filterwarnings("ignore")
 
 
-def report(problems: list[str], methods: list[str], ours: list[str],
+def report(problems: list[str], methods: list[str],
            regrets: dict[tuple[str, str], list[float]], cpu: dict[tuple[str, str], float],
            budgets: dict[str, int]) -> None:
-    peers = [m for m in methods if m in PEERS]
-    print(f"{'problem':<13}{'d':>3}{'budget':>7} {'method':<15}{'median':>10}{'q25':>10}"
+    """One row per problem and method; each method is compared with the best peer at the
+    same number of trials in flight, and with random search."""
+    def flight(method: str) -> str:
+        return method.partition("@")[2] or "1"
+
+    print(f"{'problem':<13}{'d':>3}{'budget':>7} {'method':<18}{'median':>10}{'q25':>10}"
           f"{'q75':>10}{'/best peer':>11}{'/random':>9}{'cpu s/run':>10}")
-    ratios: dict[str, list[tuple[float, float]]] = {m: [] for m in ours}
+    ratios: dict[str, list[tuple[float, float]]] = {
+        m: [] for m in methods if m.partition("@")[0] in OURS}
     for name in problems:
         medians = {m: statistics.median(regrets[name, m]) for m in methods}
-        best_peer = min((medians[m] for m in peers), default=float("nan"))
         for method in methods:
+            peers = [medians[m] for m in methods
+                     if m.partition("@")[0] in PEERS and flight(m) == flight(method)]
             values = sorted(regrets[name, method])
             q25, _, q75 = statistics.quantiles(values, n=4) if len(values) > 1 else values * 3
-            to_peer = _ratio(medians[method], best_peer)
+            to_peer = _ratio(medians[method], min(peers, default=float("nan")))
             to_random = _ratio(medians[method], medians.get("random", float("nan")))
             if method in ratios:
                 ratios[method].append((to_peer, to_random))
-            print(f"{name:<13}{PROBLEMS[name].dimension:>3}{budgets[name]:>7} {method:<15}"
+            print(f"{name:<13}{PROBLEMS[name].dimension:>3}{budgets[name]:>7} {method:<18}"
                   f"{medians[method]:>10.4g}{q25:>10.4g}{q75:>10.4g}{to_peer:>11.2f}"
                   f"{to_random:>9.2f}{cpu[name, method]:>10.1f}")
-    print("\ntarget: median <= best peer on >= 80 % of problems, never > 1.5x, <= 0.5x random")
+    print("\ntarget: median <= best peer (same trials in flight) on >= 80 % of problems, never "
+          "> 1.5x, <= 0.5x random")
     for method, pairs in ratios.items():
         wins = sum(p <= 1.0 for p, _ in pairs)
-        worst = max(pairs, key=lambda pair: pair[0])
-        print(f"{method:<15} <= best peer on {wins}/{len(pairs)} "
-              f"({100 * wins / len(pairs):.0f} %); worst {worst[0]:.2f}x best peer; "
-              f"worst {max(r for _, r in pairs):.2f}x random")
+        print(f"{method:<18} <= best peer on {wins}/{len(pairs)} "
+              f"({100 * wins / len(pairs):.0f} %); worst {max(p for p, _ in pairs):.2f}x best "
+              f"peer; worst {max(r for _, r in pairs):.2f}x random")
 
 
 def _ratio(value: float, base: float) -> float:
@@ -213,7 +238,8 @@ def main() -> None:
                         help="8 problems, 3 seeds, 40 %% of each budget (at least 30)")
     parser.add_argument("--seeds", type=int, help="default 10, --quick 3")
     parser.add_argument("--budget-scale", type=float, help="default 1, --quick 0.4")
-    parser.add_argument("--in-flight", default="1,8", help="trials in flight for our methods")
+    parser.add_argument("--in-flight", default="1,8",
+                        help="trials in flight (every method, at each count)")
     parser.add_argument("--methods", default=",".join(METHODS),
                         help=f"from {', '.join(OURS + PEERS)}, random")
     parser.add_argument("--problems", help="default all 14, --quick 8")
@@ -230,13 +256,13 @@ def main() -> None:
         if name not in PROBLEMS:
             raise SystemExit(f"--problems: unknown {name!r}; choose from {', '.join(PROBLEMS)}")
     flights = [int(n) for n in args.in_flight.split(",")]
-    methods: list[str] = []
     for method in args.methods.split(","):
         runner(method)  # unknown names fail here, before any run
-        if method in OURS:
-            methods += [method if n == 1 else f"{method}@{n}" for n in flights]
-        else:
-            methods.append(method)
+    # Random search proposes the same points whatever is in flight: run once.
+    methods = [m if n == 1 else f"{m}@{n}" for n in flights for m in args.methods.split(",")
+               if n == 1 or m != "random"]
+    if "random" in args.methods.split(",") and "random" not in methods:
+        methods.append("random")
     budgets = {name: max(30, round(scale * PROBLEMS[name].budget)) for name in problems}
     tasks = [(name, method, budgets[name], seed)
              for name in problems for method in methods for seed in range(seeds)]
@@ -255,10 +281,9 @@ def main() -> None:
 
     mode = "--quick: 8 of 14 problems" if args.quick else "full"
     print(f"search quality ({mode}): median final regret over {seeds} seeds, budget scale "
-          f"{scale:g}; peers one trial at a time; DeepHyper acq_optimizer "
+          f"{scale:g}; DeepHyper acq_optimizer "
           f"{DEEPHYPER_ACQ_OPTIMIZER}; {args.processes} processes, {wall / 60:.1f} min wall")
-    ours = [m for m in methods if m.partition("@")[0] in OURS]
-    report(problems, methods, ours, regrets, cpu, budgets)
+    report(problems, methods, regrets, cpu, budgets)
 
 
 if __name__ == "__main__":
