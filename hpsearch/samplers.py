@@ -35,8 +35,9 @@ def choose_sampler(space: SearchSpace, trials: int | None, n_objectives: int = 1
     """The kind `sampler = "auto"` runs: "gp" for a single objective over an unconditional
     space with a trial budget of at most GP_MAX_TRIALS, else "tpe".
 
-    The GP beat TPE, DeepHyper's CBO and random search on most continuous and mixed test
-    problems of 2-10 dimensions at budgets of 50-200, at 1 and 8 trials in flight. TPE stays
+    In the search-quality benchmark (README) the GP beat TPE, DeepHyper's CBO and random
+    search on most continuous and mixed test problems of 2-7 dimensions at 30-60 trials, at
+    1 and at 8 trials in flight. TPE stays
     for budgets it was not measured at (none, or thousands of trials, where the scale
     targets need its batched asks), for conditional spaces (the GP samples inactive
     parameters at random) and for several objectives (not benchmarked)."""
