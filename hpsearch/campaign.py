@@ -17,7 +17,7 @@ from hpsearch.constraints import Constraint, parse_constraints
 from hpsearch.errors import UserError
 from hpsearch.model_space import check_space
 from hpsearch.objective import Objective
-from hpsearch.samplers import SAMPLER_KINDS
+from hpsearch.samplers import CAMPAIGN_SAMPLERS, choose_sampler
 from hpsearch.space import SearchSpace
 from hpsearch.wall_time import format_wall_time, parse_wall_time
 
@@ -246,12 +246,14 @@ def parse_campaign(table: dict[str, Any], default_name: str, source_dir: Path) -
     if objective.kind == "model":
         check_space(objective.model or "", space)
     n_init = _integer("n_init", table.get("n_init", 2 * space.dimension + 1), 0)
-    sampler = _choice("sampler", table.get("sampler", "tpe"), SAMPLER_KINDS)
+    sampler = _choice("sampler", table.get("sampler", "auto"), CAMPAIGN_SAMPLERS)
     pruner = _choice("pruner", table.get("pruner", "none"), PRUNERS)
     seed = _integer("seed", table.get("seed", 0), 0)
     if "budget" not in table:
         raise UserError('budget: missing; add [budget] trials = N and/or wall_time = "HH:MM:SS"')
     budget = _budget(table["budget"])
+    if sampler == "auto":  # stored resolved, so a resume keeps the sampler it started with
+        sampler = choose_sampler(space, budget.trials, len(objective.metrics))
     n_init = _design_fits(n_init, budget, given="n_init" in table,
                           warm_start=bool(table.get("warm_start")))
     concurrency = table.get("concurrency")

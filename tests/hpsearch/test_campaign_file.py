@@ -98,7 +98,8 @@ def test_defaults_and_round_trip(tmp_path: Path) -> None:
     path.write_text(GOOD)
     campaign = load_campaign(path)
     assert campaign.n_init == 4  # the default 2 * 2 + 1, shrunk to budget.trials = 4
-    assert (campaign.sampler, campaign.pruner, campaign.site.name) == ("tpe", "none", "local")
+    # sampler "auto": a continuous space and 4 trials make it the GP, stored resolved.
+    assert (campaign.sampler, campaign.pruner, campaign.site.name) == ("gp", "none", "local")
     assert campaign.objective.metric == "objective"
     assert campaign.objective.direction == "minimize"
     assert campaign.source_dir == str(tmp_path.resolve())

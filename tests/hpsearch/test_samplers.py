@@ -1,15 +1,17 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import optuna
 import pytest
 from optuna.trial import TrialState
 
 from hpsearch._tpe_batch import LIAR_FRACTION_PER_FIT
+from hpsearch.campaign import Campaign, parse_campaign
 from hpsearch.errors import UserError
 from hpsearch.lhs import latin_hypercube
-from hpsearch.samplers import SAMPLER_KINDS, make_sampler
+from hpsearch.samplers import GP_MAX_TRIALS, SAMPLER_KINDS, choose_sampler, make_sampler
 from hpsearch.space import SearchSpace
 from hpsearch.study_view import StudyView
 
@@ -273,3 +275,65 @@ def test_gp_asks_fit_a_bounded_active_set(tmp_path):
     assert seen[0][TrialState.RUNNING] == MAX_RUNNING + 1  # the trial being asked for
     assert all(t.params.keys() == dists.keys() for t in trials)
     assert trials[0].params != trials[1].params  # the first is a running liar for the second
+
+
+CONDITIONAL = SearchSpace.from_mapping({
+    "opt": ["sgd", "adam"],
+    "momentum": {"type": "float", "low": 0.0, "high": 0.99, "when": {"opt": "sgd"}},
+})
+
+
+@pytest.mark.parametrize(
+    ("space", "trials", "objectives", "kind"),
+    [
+        (SPACE, 200, 1, "gp"),  # mixed but unconditional, a budget of a few hundred
+        (SPACE, GP_MAX_TRIALS, 1, "gp"),
+        (SPACE, GP_MAX_TRIALS + 1, 1, "tpe"),  # large campaigns: TPE's batched asks
+        (SPACE, 20_000, 1, "tpe"),
+        (SPACE, None, 1, "tpe"),  # wall-time budget only: no bound on the trials
+        (SPACE, 100, 2, "tpe"),  # several objectives
+        (CONDITIONAL, 100, 1, "tpe"),  # conditional parameters
+    ],
+)
+def test_auto_chooses_by_space_and_budget(space, trials, objectives, kind):
+    assert choose_sampler(space, trials, objectives) == kind
+
+
+def _campaign(sampler, trials):
+    table = {"objective": {"command": ["run", "{out}"]}, "budget": {"trials": trials},
+             "search_space": SPACE.to_dict()}
+    if sampler is not None:
+        table["sampler"] = sampler
+    return parse_campaign(table, default_name="c", source_dir=Path("."))
+
+
+@pytest.mark.parametrize(
+    ("sampler", "trials", "kind"),
+    [(None, 100, "gp"), (None, 5000, "tpe"), ("auto", 100, "gp"), ("tpe", 100, "tpe"),
+     ("gp", 5000, "gp"), ("random", 100, "random")],
+)
+def test_campaign_default_is_auto_and_a_named_sampler_is_kept(sampler, trials, kind):
+    campaign = _campaign(sampler, trials)
+    assert campaign.sampler == kind
+    assert Campaign.from_dict(campaign.to_dict()).sampler == kind  # stored resolved
+
+
+@pytest.mark.slow  # GP fits: tens of seconds on a loaded 2-core machine
+def test_gp_batch_is_distinct_and_in_bounds(tmp_path):
+    """GP proposals asked in one batch after the design: each sees the earlier ones as
+    running (Optuna's GP then maximises q-EI over them), so they stay apart."""
+    space = SearchSpace.from_mapping({"x": {"type": "float", "low": -5.0, "high": 10.0},
+                                      "y": {"type": "float", "low": 1e-3, "high": 10.0,
+                                            "log": True}})
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'c.db'}", study_name="s")
+    for point in latin_hypercube(space, 4, seed=0):
+        study.enqueue_trial(point)
+    asker = ViewAsker(study, make_sampler("gp", seed=0, n_startup_trials=4))
+    dists = space.distributions()
+    for trial in asker.ask(4, dists):
+        asker.tell(trial.number, (trial.params["x"] - 1) ** 2 + trial.params["y"])
+    batch = asker.ask(4, dists)
+    assert [a.user_attrs["source"] for a in batch] == ["sampler"] * 4
+    assert len({(a.params["x"], a.params["y"]) for a in batch}) == 4
+    for asked in batch:
+        assert -5.0 <= asked.params["x"] <= 10.0 and 1e-3 <= asked.params["y"] <= 10.0
