@@ -1,6 +1,6 @@
 """Search pays: does a campaign's best U-ResNet tag cosmics better than the default one?
 
-    python benchmarks/search_pays.py --quick    # ~6 min on 2 cores: checks it end to end
+    python benchmarks/search_pays.py --quick    # ~6-10 min on 2 cores: checks it end to end
     python benchmarks/search_pays.py            # ~1 h 10 min: a 1-hour campaign, retraining
     python benchmarks/search_pays.py --campaign-minutes 20   # the full setup, a shorter search
 
