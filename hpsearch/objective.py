@@ -72,8 +72,8 @@ class Objective:
                     f"objective.{key}: unknown key for a {kind} objective; allowed: "
                     f"{', '.join(sorted(_KEYS[kind]))}"
                 )
-        default_metric = (builtin_trial.default_metric(table["model"]) if kind == "model"
-                          else "objective")
+        default_metric = (builtin_trial.model_metric(table["model"], table.get("labels", ""))
+                          if kind == "model" else "objective")
         metric, direction, extra = _objectives(table.get("metric", default_metric),
                                                table.get("direction", "minimize"))
         if kind == "model":

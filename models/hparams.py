@@ -98,6 +98,10 @@ TRAINING_SPECS: dict[str, Spec] = {
     "beta2": Float(0.0, 1.0, high_open=True),
     "warmup_steps": Int(0, 1_000_000),               # linear warm-up of the learning rate
     "schedule": Choice(("constant", "cosine")),      # after warm-up
+    # loss weight of each class: none, or (labelled / class count) ** 0.5 ("sqrt") or ** 1
+    # ("inverse"), counted over the step's batch on every rank: rare classes (neutrino
+    # pixels) count more
+    "class_weights": Choice(("none", "sqrt", "inverse")),
 }
 
 SPECS: dict[str, Spec] = {**ARCHITECTURE_SPECS, **TRAINING_SPECS}

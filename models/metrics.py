@@ -11,7 +11,8 @@ analysis uses it: an event is kept as a neutrino candidate when the network call
 NEUTRINO_PIXEL_THRESHOLD of its pixels (all planes together) neutrino. Neutrino-event
 efficiency is the share of events with true neutrino pixels that are kept; background-only
 rejection the share of events without any that are not; neutrino purity the share of the
-pixels called neutrino in kept events that are neutrino.
+pixels called neutrino in kept events that are neutrino. ``tag_error``, 1 - the mean of the
+cosmic and neutrino IoU (of those defined), is the task's one number to minimise.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 SEMANTIC_CLASSES = ("shower", "track", "michel", "delta", "low_energy")
 PARTICLE_CLASSES = ("electron", "gamma", "muon", "pion", "proton")
 NEUTRINO = "neutrino"  # the class whose presence makes an event a neutrino event
+COSMIC = "cosmic"
 NEUTRINO_PIXEL_THRESHOLD = 100
 EVENT_METRICS = ("neutrino_efficiency", "background_rejection", "neutrino_purity")
 
@@ -144,6 +146,10 @@ def segmentation_metrics(confusion: np.ndarray, icpf_values: Sequence[float] | n
         metrics[f"accuracy_{name}"] = float(value)
     if event_counts is not None and NEUTRINO in classes:
         metrics.update(event_metrics(event_counts))
+    if COSMIC in classes and NEUTRINO in classes:
+        tagged = [metrics[f"iou_{name}"] for name in (COSMIC, NEUTRINO)]
+        metrics["tag_error"] = (1.0 - float(np.nanmean(tagged)) if np.isfinite(tagged).any()
+                                else float("nan"))
     return metrics
 
 

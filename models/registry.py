@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .hparams import ARCHITECTURE_SPECS
-from .tasks import DEFAULT_METRIC, MODEL_DEFAULTS, MODEL_TASKS, resolve_hparams
+from .tasks import DEFAULT_METRIC, MODEL_DEFAULTS, MODEL_TASKS, default_metric, resolve_hparams
 
-__all__ = ["DEFAULT_METRIC", "MODEL_DEFAULTS", "MODEL_TASKS", "build_model", "resolve_hparams"]
+__all__ = ["DEFAULT_METRIC", "MODEL_DEFAULTS", "MODEL_TASKS", "build_model", "default_metric",
+           "resolve_hparams"]
 
 if TYPE_CHECKING:
     from torch import nn

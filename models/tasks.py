@@ -16,6 +16,7 @@ from .hparams import resolve
 _SEGMENTER_TRAINING = {
     "optimizer": "adam", "lr": 0.003, "weight_decay": 0.0, "batch_size": 4, "momentum": 0.9,
     "beta1": 0.9, "beta2": 0.999, "warmup_steps": 20, "schedule": "cosine",
+    "class_weights": "none",
 }
 _CLASSIFIER_TRAINING = {**_SEGMENTER_TRAINING, "batch_size": 16}
 _ARCHITECTURE = {
@@ -40,6 +41,21 @@ MODEL_TASKS: dict[str, dict[str, Any]] = {
 
 # The objective a trial reports unless --metric names another; both are minimised.
 DEFAULT_METRIC = {"segmentation": "icpf_mean", "classification": "error_rate"}
+# Cosmic tagging (origin labels: background / cosmic / neutrino): 1 - the mean of the cosmic
+# and neutrino IoU, the two figures its benchmark sets targets on; minimised.
+COSMIC_TAG_METRIC = "tag_error"
+
+# The generator's detector presets (``models.data`` holds them); named here, free of h5py,
+# for the service to check a campaign file with. "cube" takes any model, the others make
+# 2D segmentation events.
+DETECTOR_PRESETS = ("cube", "sbnd-wire")
+
+
+def default_metric(task: str, labels: str | None = None) -> str:
+    """The objective of a ``task`` model learning ``labels`` (None: the task's own)."""
+    if task == "segmentation" and labels == "origin":
+        return COSMIC_TAG_METRIC
+    return DEFAULT_METRIC[task]
 
 
 def resolve_hparams(name: str, params: Mapping[str, Any]) -> dict[str, Any]:

@@ -104,7 +104,7 @@ class Setup:
 
 def prepare(args: argparse.Namespace) -> Setup:
     """Validate the arguments, hyperparameters and data; raise TrialInputError if any is bad."""
-    from models import DEFAULT_METRIC, MODEL_TASKS, resolve_hparams
+    from models import MODEL_TASKS, default_metric, resolve_hparams
 
     if args.model not in MODEL_TASKS:
         raise TrialInputError(f"unknown model {args.model!r}; choose one of "
@@ -122,7 +122,7 @@ def prepare(args: argparse.Namespace) -> Setup:
         raise TrialInputError(str(err)) from None
     dataset = _open_data(args.data, shape)
     labels, classes = _labels_of(dataset, shape["task"], args.labels, args.data)
-    metric = args.metric or DEFAULT_METRIC[shape["task"]]
+    metric = args.metric or default_metric(shape["task"], labels)
     known = _metric_names(shape["task"], classes)
     if metric not in known:
         raise TrialInputError(f"unknown --metric {metric!r} for a {shape['task']} model; "
@@ -157,6 +157,9 @@ def _labels_of(dataset: Any, task: str, labels: str | None,
     from models.data import DataFileError, choose_labels
 
     if task != "segmentation":
+        if labels is not None:
+            raise TrialInputError(f"--labels {labels} is for segmentation models; a {task} "
+                                  "model learns each event's particle: drop --labels")
         return "particle", tuple(getattr(dataset, "particle_classes", PARTICLE_CLASSES))
     try:
         return choose_labels(dataset, labels)
@@ -296,11 +299,12 @@ class Trainer:
         # The loss is normalised by the labels of all ranks and the gradients are summed
         # (DDP averages, hence the factor R), so R ranks take exactly the step one rank
         # would take on their joint batch, whatever the number of active pixels each holds.
-        (count,) = self.comm.allreduce_sum([int((labels >= 0).sum())])
+        weights, count = self.class_weights(labels)
         rate = self.schedule.apply(self.optimizer, self.step)
         self.optimizer.zero_grad(set_to_none=False)
         logits = self.net(tensor)
-        loss_sum = F.cross_entropy(logits, labels, reduction="sum", ignore_index=UNLABELLED)
+        loss_sum = F.cross_entropy(logits, labels, weight=weights, reduction="sum",
+                                   ignore_index=UNLABELLED)
         (loss_sum * (self.comm.size / max(count, 1.0))).backward()
         (total,) = self.comm.allreduce_sum([loss_sum.item()])
         loss = total / max(count, 1.0)
@@ -309,6 +313,25 @@ class Trainer:
         self.step += 1
         self.last_rate = rate
         return loss
+
+    def class_weights(self, labels: Any) -> tuple[Any, float]:
+        """(loss weight per class or None, labelled pixels of all ranks). Weights come from
+        the class counts of all ranks' batches and are scaled so that the labelled pixels'
+        weights sum to their number: the loss keeps its scale, and R ranks still take the
+        step one rank would take on their joint batch."""
+        import torch
+
+        n = len(self.classes)
+        counts = torch.bincount(labels[labels >= 0], minlength=n)[:n].tolist()
+        counts = self.comm.allreduce_sum(counts)
+        total = float(sum(counts))
+        scheme = self.hparams.get("class_weights", "none")
+        if scheme == "none" or total == 0:
+            return None, total
+        power = 0.5 if scheme == "sqrt" else 1.0
+        raw = [(total / c) ** power if c > 0 else 0.0 for c in counts]
+        scale = total / sum(w * c for w, c in zip(raw, counts, strict=True))
+        return torch.tensor([w * scale for w in raw], device=labels.device), total
 
     def evaluate(self, batches: Iterator[Any]) -> tuple[dict[str, float], list[list[int]]]:
         """Metrics over this rank's share of the held-out events, combined over ranks."""

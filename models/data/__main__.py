@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="same seed, same file")
     parser.add_argument("--size", type=int, default=None,
                         help=f"voxels (pixels) per side of the cube (plane image); default "
-                             f"{DEFAULT_SIZE}, fixed by a wire detector")
+                             f"{DEFAULT_SIZE}; sbnd-wire: wires per plane, 2048 (default) or a "
+                             f"reduced 1024, 512, 256 (a smaller box, same pitch)")
     parser.add_argument("--detector", choices=tuple(DETECTORS), default="cube",
                         help="cube: the default cube read by three square planes; sbnd-wire: "
                              "a surface wire detector, 1280 x 2048 planes, ADC charge with "

@@ -12,11 +12,18 @@ about 0.9 % of a plane's pixels above threshold, about half of them noise, media
 ADC, and neutrino ~9 % of the labelled pixels, with a cosmic-muon pile-up as at the
 surface (a Poisson number per readout window) and neutrino vertices uniform in the
 active volume.
+
+A reduced plane size (``wire_preset("sbnd-wire", 512)``: 512 wires by 320 ticks) keeps the
+3 mm pitch, the noise and the threshold and shrinks the box: ticks, readout boards, noise
+bands and the deposit budget scale with the side, and the cosmic rate with it too, so the
+cosmic and noise shares of a plane stay those of the full size (neutrino interactions keep
+their size, so they hold a larger share of a smaller image). It is for training within a
+short budget, not for comparing with a real file's statistics.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -61,6 +68,25 @@ SBND_WIRE = WireDetector(
     bands_mean=3.5, band_wires=48, band_ticks=(80, 400), band_fill=(0.05, 0.25))
 
 DETECTORS: dict[str, WireDetector | None] = {"cube": None, "sbnd-wire": SBND_WIRE}
+REDUCTIONS = (1, 2, 4, 8)  # a reduced preset's wires: the full count over one of these
+
+
+def wire_preset(name: str, size: int | None = None) -> WireDetector | None:
+    """The preset ``name`` (None for the cube), reduced to ``size`` wires per plane when
+    given; ValueError (one line) for an unknown name or a size the preset cannot take."""
+    if name not in DETECTORS:
+        raise ValueError(f"detector must be one of {', '.join(DETECTORS)}, not {name!r}")
+    wire = DETECTORS[name]
+    if wire is None or size is None or size == wire.cols:
+        return wire
+    sizes = [wire.cols // f for f in REDUCTIONS]
+    if size not in sizes:
+        raise ValueError(f"detector {name} takes a size of {', '.join(map(str, sizes))} wires "
+                         f"per plane, not {size}")
+    f = wire.cols // size
+    return replace(wire, rows=wire.rows // f, cols=size, cosmics_mean=wire.cosmics_mean / f,
+                   budget=wire.budget // f, band_wires=wire.band_wires // f,
+                   band_ticks=(wire.band_ticks[0] // f, wire.band_ticks[1] // f))
 
 
 def digitise(events: list[Event], wire: WireDetector, rng: np.random.Generator) -> list[Event]:

@@ -27,7 +27,7 @@ from ._showers import add_fragments, plan_showers
 from ._single_particle import add_single_particles
 from ._track_list import TrackList
 from ._walker import walk
-from ._wire_detector import DETECTORS, digitise
+from ._wire_detector import digitise, wire_preset
 from .event import BACKGROUND, KINDS, LOW_ENERGY, NEUTRINO, NUM_PLANES, TASKS, Event
 
 BACKGROUND_RANK = MAX_RANK - 1  # ranks: 0 the interaction, then cosmics, then background
@@ -50,13 +50,11 @@ def generate_events(
     events: cosmics and noise, what a cosmic tagger must reject)."""
     if not 0.0 <= neutrino_fraction <= 1.0:
         raise ValueError(f"neutrino_fraction must be in [0, 1], not {neutrino_fraction}")
-    if detector not in DETECTORS:
-        raise ValueError(f"detector must be one of {', '.join(DETECTORS)}, not {detector!r}")
-    wire = DETECTORS[detector]
+    wire = wire_preset(detector, size)
     if wire is not None:
-        if kind != "2d" or task != "segmentation" or size not in (None, wire.cols):
+        if kind != "2d" or task != "segmentation":
             raise ValueError(f"detector {detector} makes 2d segmentation events of "
-                             f"{wire.rows} x {wire.cols} pixels; drop --kind/--task/--size")
+                             f"{wire.rows} x {wire.cols} pixels; drop --kind/--task")
         size = wire.cols
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")

@@ -57,8 +57,10 @@ def format_stats(path: str, stats: dict[str, Any]) -> str:
     for key, shares in stats.items():
         if key.endswith("_shares"):
             text = "  ".join(f"{name} {100 * share:.1f} %" for name, share in shares.items())
-            lines.append(f"  {key[:-7]} label shares{' ' * max(1, 11 - len(key[:-7]))}{text}")
+            lines.append(f"  {key[:-7]} label shares{' ' * max(1, 11 - len(key[:-7]))}{text}"
+                         "  (of all labelled active pixels)")
     if "neutrino_share_of_tagged" in stats:
+        # a cosmic-tag product stores tagged pixels only: its "labelled" pixels are these
         lines.append(f"  neutrino share of tagged (cosmic + neutrino) pixels  "
                      f"{100 * stats['neutrino_share_of_tagged']:.1f} %")
     return "\n".join(lines)

@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 
 from ._detector import DEFAULT_SIZE
-from ._wire_detector import DETECTORS
+from ._wire_detector import wire_preset
 from .event import KINDS, NUM_PLANES, ORIGIN_CLASSES, PARTICLE_CLASSES, SEMANTIC_CLASSES, TASKS
 from .generator import generate_events
 from .sparse_dataset import CHUNK_ROWS, FORMAT, VERSION
@@ -34,8 +34,7 @@ def write_dataset(
     neutrino_fraction: float = 1.0,
 ) -> Path:
     path = Path(path)
-    if detector not in DETECTORS:
-        raise ValueError(f"detector must be one of {', '.join(DETECTORS)}, not {detector!r}")
+    wire = wire_preset(detector, size)
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     if task not in TASKS:
@@ -46,11 +45,9 @@ def write_dataset(
         raise FileNotFoundError(f"output directory {path.parent} does not exist: create it first")
     if path.is_dir():
         raise ValueError(f"output {path} is a directory: give a file name such as {path}/data.h5")
-    wire = DETECTORS[detector]
-    if wire is not None and (kind != "2d" or task != "segmentation"
-                             or size not in (None, wire.cols)):
+    if wire is not None and (kind != "2d" or task != "segmentation"):
         raise ValueError(f"detector {detector} makes 2d segmentation events of {wire.rows} x "
-                         f"{wire.cols} pixels: leave kind, task and size at their defaults")
+                         f"{wire.cols} pixels: leave kind and task at their defaults")
     size = (DEFAULT_SIZE if wire is None else wire.cols) if size is None else int(size)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
@@ -65,7 +62,7 @@ def write_dataset(
 def _write(path: Path, name: str, kind: str, n_events: int, seed: int, task: str, size: int,
            progress: bool, detector: str, neutrino_fraction: float) -> None:
     coord_type = np.int16 if size <= np.iinfo(np.int16).max else np.int32
-    wire = DETECTORS[detector]
+    wire = wire_preset(detector, size)
     shape = [size] * (3 if kind == "3d" else 2) if wire is None else list(wire.image_shape)
     started = time.perf_counter()
     # a private temporary file: locks guard nothing and fail on some parallel filesystems
@@ -95,7 +92,7 @@ def _write(path: Path, name: str, kind: str, n_events: int, seed: int, task: str
         for block in range(-(-n_events // EVENTS_PER_BLOCK)):
             count = min(EVENTS_PER_BLOCK, n_events - done)
             rng = np.random.default_rng([seed, block])
-            events = generate_events(kind, rng, count, size=size if wire is None else None,
+            events = generate_events(kind, rng, count, size=size,
                                      task=task, detector=detector,
                                      neutrino_fraction=neutrino_fraction)
             arrays = {

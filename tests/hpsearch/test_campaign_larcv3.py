@@ -45,7 +45,7 @@ trials = 2
     for trial in trials:
         result = json.loads((tmp_path / "c" / "trials" / str(trial.number) / "result.json")
                             .read_text())
-        assert result["labels"] == "origin" and result["metric"] == "icpf_mean"
+        assert result["labels"] == "origin" and result["metric"] == "tag_error"
         assert {"iou_cosmic", "iou_neutrino"} <= set(result["metrics"])
 
 

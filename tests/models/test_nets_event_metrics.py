@@ -60,3 +60,32 @@ def test_segmentation_metrics_add_event_metrics_for_cosmic_tagging():
             "neutrino_purity", "icpf_mean"} <= set(names)
     assert "iou_michel" not in names
     assert "background_rejection" not in metric_names("segmentation", SEMANTIC_CLASSES)
+
+
+def test_tag_error_is_one_minus_the_mean_tagged_iou():
+    # rows: true background / cosmic / neutrino; columns: predicted
+    confusion = np.array([[50, 0, 0], [0, 30, 10], [0, 0, 10]])
+    metrics = segmentation_metrics(confusion, [0.1], ORIGIN_CLASSES)
+    assert metrics["iou_cosmic"] == 0.75 and metrics["iou_neutrino"] == 0.5
+    assert metrics["tag_error"] == pytest.approx(1 - (0.75 + 0.5) / 2)
+    # no neutrino pixel true or predicted: the cosmic IoU alone
+    alone = segmentation_metrics(np.diag([5, 4, 0]), [0.0], ORIGIN_CLASSES)
+    assert alone["tag_error"] == 0.0
+    assert "tag_error" in metric_names("segmentation", ORIGIN_CLASSES)
+    assert "tag_error" not in metric_names("segmentation", SEMANTIC_CLASSES)
+
+
+def test_default_objective_of_the_cosmic_task():
+    from models import default_metric
+
+    assert default_metric("segmentation", "origin") == "tag_error"
+    assert default_metric("segmentation", "semantic") == "icpf_mean"
+    assert default_metric("segmentation") == "icpf_mean"
+    assert default_metric("classification") == "error_rate"
+
+
+def test_detector_presets_named_for_the_service_match_the_generator():
+    from models.data._wire_detector import DETECTORS
+    from models.tasks import DETECTOR_PRESETS
+
+    assert DETECTOR_PRESETS == tuple(DETECTORS)

@@ -23,6 +23,7 @@ def test_integers_arrive_as_floats_from_json():
     ({"dropout": 1.0}, "dropout must be in [0, 1)"),
     ({"batch_size": True}, "batch_size must be an integer"),
     ({"optimizer": "lamb"}, "optimizer must be one of adam, adamw, sgd"),
+    ({"class_weights": "balanced"}, "class_weights must be one of none, sqrt, inverse"),
 ])
 def test_bad_values_are_one_line_errors(params, words):
     with pytest.raises(ValueError) as info:

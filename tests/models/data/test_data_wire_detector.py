@@ -68,10 +68,12 @@ def test_same_seed_same_events():
     assert not np.array_equal(a[0].values[:100], c[0].values[:100])
 
 
-@pytest.mark.parametrize("kwargs", [{"size": 512}, {"task": "classification"}])
-def test_wire_preset_rejects_other_shapes(kwargs):
+def test_wire_preset_rejects_other_shapes():
     with pytest.raises(ValueError, match="sbnd-wire makes 2d segmentation events"):
-        generate_events("2d", np.random.default_rng(0), 1, detector="sbnd-wire", **kwargs)
+        generate_events("2d", np.random.default_rng(0), 1, detector="sbnd-wire",
+                        task="classification")
+    with pytest.raises(ValueError, match="sbnd-wire takes a size of 2048, 1024, 512, 256 "):
+        generate_events("2d", np.random.default_rng(0), 1, detector="sbnd-wire", size=500)
     with pytest.raises(ValueError, match="detector must be one of cube, sbnd-wire"):
         generate_events("2d", np.random.default_rng(0), 1, detector="dune")
 
@@ -110,3 +112,21 @@ def test_background_only_events():
     assert not any((e.origin == 2).any() for e in wire)
     with pytest.raises(ValueError, match="neutrino_fraction must be in"):
         generate_events("2d", np.random.default_rng(0), 1, neutrino_fraction=1.5)
+
+
+def test_reduced_plane_size_keeps_the_wire_detector_look(tmp_path):
+    """512 wires: a box a quarter as wide at the same pitch; occupancy, noise share and
+    charge stay those of the full size, and the file records the reduced shape."""
+    events = generate_events("2d", np.random.default_rng(3), 16, detector="sbnd-wire",
+                             size=512)
+    for event in events:
+        assert event.coords[:, 1].max() < ROWS // 4 and event.coords[:, 2].max() < COLS // 4
+    pixels = np.array([len(e) for e in events])
+    assert 0.005 < pixels.mean() / (3 * 320 * 512) < 0.015
+    origin = np.concatenate([e.origin for e in events])
+    assert 0.3 < (origin == 0).mean() < 0.65 and (origin == 2).any() and (origin == 1).any()
+    assert np.concatenate([e.values for e in events]).min() >= 5.0
+    path = write_dataset(tmp_path / "small.h5", "2d", 2, seed=1, progress=False,
+                         detector="sbnd-wire", size=512)
+    ds = open_dataset(path)
+    assert ds.spatial_shape == (320, 512) and len(ds) == 2

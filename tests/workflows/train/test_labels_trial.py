@@ -61,7 +61,46 @@ def test_cosmic_tag_file_trains_on_its_labels(tmp_path, cosmic_tag_file):
 
 def test_the_file_s_own_labels_are_the_default(tmp_path, cosmic_tag_file):
     assert train.main(args_for(tmp_path, cosmic_tag_file, epochs=1)) == 0
-    assert json.loads((tmp_path / "result.json").read_text())["labels"] == "origin"
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["labels"] == "origin"
+    # the cosmic-tagging objective: 1 - the mean of the cosmic and neutrino IoU
+    metrics = result["metrics"]
+    assert result["metric"] == "tag_error" and result["objective"] == metrics["tag_error"]
+    assert metrics["tag_error"] == pytest.approx(
+        1 - (metrics["iou_cosmic"] + metrics["iou_neutrino"]) / 2)
+
+
+def test_class_weights_favour_rare_classes_and_keep_the_loss_scale():
+    from models import build_model, resolve_hparams
+    from workflows._distributed import Communicator
+
+    labels = torch.tensor([0] * 80 + [1] * 16 + [2] * 4 + [-1] * 5)
+    made = {}
+    for scheme in ("none", "sqrt", "inverse"):
+        hparams = resolve_hparams("uresnet2d", {**TINY, "class_weights": scheme})
+        trainer = train.Trainer(build_model("uresnet2d", TINY, num_classes=3), "segmentation",
+                                3, hparams, Communicator(), total_steps=1,
+                                classes=ORIGIN_CLASSES)
+        made[scheme] = trainer.class_weights(labels)
+    assert made["none"] == (None, 100.0)
+    counts = torch.tensor([80.0, 16.0, 4.0])
+    for scheme, power in (("sqrt", 0.5), ("inverse", 1.0)):
+        weights, total = made[scheme]
+        assert total == 100.0 and float((weights * counts).sum()) == pytest.approx(100.0)
+        assert float(weights[2] / weights[0]) == pytest.approx(20.0 ** power)
+
+
+def test_labels_for_a_classifier_is_one_line_exit_2(tmp_path, capsys):
+    from models.data import write_dataset
+
+    path = write_dataset(tmp_path / "cls.h5", "2d", n_events=4, seed=1, size=64,
+                         task="classification", progress=False)
+    args = args_for(tmp_path, path, "--labels", "origin")
+    args[args.index("uresnet2d")] = "resnet2d"
+    assert train.main(args) == 2
+    err = capsys.readouterr().err
+    assert "--labels origin is for segmentation models" in err and err.count("\n") == 1
+    assert not (tmp_path / "result.json").exists()
 
 
 @pytest.mark.parametrize("extra, words", [
