@@ -25,11 +25,10 @@ import contextlib
 import datetime
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
-import torch
 from optuna.distributions import BaseDistribution
 from optuna.storages import InMemoryStorage
 from optuna.study import StudyDirection
@@ -37,6 +36,9 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch import _optuna_internals as internals
 from hpsearch._tpe_batch import single_value
+
+if TYPE_CHECKING:
+    import torch  # imported where used: the driver itself never loads torch for TPE
 
 MAX_COMPLETE = 128
 MAX_RUNNING = 32
@@ -106,6 +108,8 @@ class _Fit:
 
     def pick(self) -> np.ndarray:
         """The candidate of largest log EI; its believed result then shrinks the variance."""
+        import torch
+
         score = internals.gp_logei(self.mean, self.var, self.threshold)
         score[self.picked] = -torch.inf
         best = int(torch.argmax(score))
@@ -140,6 +144,8 @@ class GPBatch:
                 or n_complete < max(1, internals.gp_startup_trials(sampler))):
             return []
         assert isinstance(sampler, optuna.samplers.GPSampler)
+        import torch
+
         varying = {name: d for name, d in distributions.items() if not d.single()}
         with _one_thread():
             fit = self._fit
@@ -158,6 +164,8 @@ class GPBatch:
 
     def _refit(self, study: optuna.Study, sampler: optuna.samplers.GPSampler,
                varying: dict[str, BaseDistribution], n_complete: int) -> _Fit | None:
+        import torch
+
         complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
         usable = [t for t in running if varying.keys() <= t.params.keys()]
@@ -216,6 +224,8 @@ class GPBatch:
 def _one_thread() -> Iterator[None]:
     """Torch on one thread: these small tensor operations are ~1000x slower when its thread
     pool competes for busy cores (as GPSampler also limits itself)."""
+    import torch
+
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
