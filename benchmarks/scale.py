@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import json
 import os
 import resource
@@ -37,6 +38,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _test_functions import PROBLEMS  # noqa: E402
@@ -60,7 +62,7 @@ def _cluster(workers: int, seed: int) -> SimulatedCluster:
 
 
 def one_run(workers: int, trials: int, sampler: str, seed: int,
-            keep: Path | None = None) -> dict[str, float | None]:
+            keep: Path | None = None) -> dict[str, Any]:
     """One campaign in this process (kept in `keep` if given); what the table prints."""
     started = time.process_time()
     with tempfile.TemporaryDirectory() as tmp:
@@ -75,13 +77,23 @@ def one_run(workers: int, trials: int, sampler: str, seed: int,
         "workers": workers, "trials": trials, "sampler": sampler, "recorded": recorded,
         "steady": stats.steady_utilisation, "whole": stats.utilisation, "fill_s": stats.fill_s,
         "virtual_s": stats.now, **{f"ms_{k}": v for k, v in split.items()},
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_mb": _own_peak_mb(),
         "best": best.value if best else None, "host_cpu_s": time.process_time() - started,
     }
 
 
+def _own_peak_mb() -> float:
+    """This process's peak resident memory. Linux's ru_maxrss also counts the parent's size
+    at the fork, so the kernel's high-water mark of this process's own memory is read first."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def in_child(workers: int, trials: int, sampler: str, seed: int,
-             keep: Path | None = None) -> dict[str, float | None]:
+             keep: Path | None = None) -> dict[str, Any]:
     """`one_run` in a fresh process, so its peak memory is its own."""
     out = subprocess.run(
         [sys.executable, __file__, "--one", str(workers), str(trials), sampler, str(seed),

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 MAX_COMPLETE = 128
 MAX_RUNNING = 32
 BATCH_RUNNING = 64  # running trials above which proposals come in batches from one fit
-PENDING = 256  # running trials the batch's GP is conditioned on (the most recent ones)
+PENDING = 128  # running trials the batch's GP is conditioned on (the most recent ones)
 REFIT_PER_RUNNING = 64  # one new result per this many running trials makes a refit
 MAX_PICKS = 256  # proposals one fit hands out at most
 N_SOBOL = 2048  # candidates spread over the whole space
@@ -196,12 +196,15 @@ class GPBatch:
             cov.diagonal().add_(gpr.noise_var)
             lower = torch.linalg.cholesky(cov)
             threshold = float(y.max())
+            # The factor's leading block is the data's own, so the believer's mean (the data's
+            # posterior mean, the pending trials adding nothing to it) comes from the same solve.
+            weights = torch.linalg.solve_triangular(
+                lower[: len(x), : len(x)], torch.from_numpy(y)[:, None], upper=False)[:, 0]
 
             def posterior(candidates: np.ndarray) -> tuple[torch.Tensor, ...]:
-                cand = torch.from_numpy(candidates)
-                mean, _ = gpr.posterior(cand)
-                v = torch.linalg.solve_triangular(lower, gpr.kernel(conditioning, cand),
-                                                  upper=False)
+                v = torch.linalg.solve_triangular(
+                    lower, gpr.kernel(conditioning, torch.from_numpy(candidates)), upper=False)
+                mean = v[: len(x)].T @ weights
                 return mean, v, (gpr.kernel_scale - v.square().sum(0)).clamp_min(0.0)
 
             # Rounds of candidates, each closer around the best of the one before: a stand-in
