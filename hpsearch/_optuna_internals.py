@@ -24,7 +24,8 @@ from optuna.trial import FrozenTrial, TrialState
 if TYPE_CHECKING:
     from optuna.study._frozen import FrozenStudy  # what RDBStorage.get_all_studies returns
 
-__all__ = ["CONSTRAINTS_KEY", "FrozenStudy", "constraint_attr", "gp_startup_trials",
+__all__ = ["CONSTRAINTS_KEY", "FrozenStudy", "constraint_attr", "gp_fit", "gp_logei", "gp_rng",
+           "gp_search_space", "gp_startup_trials",
            "missing_names", "rdb_backend", "rdb_models", "rdb_trials", "study_trials",
            "tpe_batch_applicable", "tpe_below_count", "tpe_candidates", "tpe_draw", "tpe_fit",
            "tpe_rng", "tpe_startup_trials"]
@@ -42,6 +43,9 @@ PRIVATE_IMPORTS = (
     ("optuna.study._frozen", "FrozenStudy"),
     ("optuna.study._constrained_optimization", "_CONSTRAINTS_KEY"),
     ("optuna.storages._cached_storage", "_CachedStorage"),
+    ("optuna._gp.gp", "fit_kernel_params"),
+    ("optuna._gp.search_space", "SearchSpace"),
+    ("optuna._gp.acqf", "logei"),
 )
 # A trial's constraint values are system attributes "constraints:<name>", what
 # `Trial.set_constraint(name, value)` writes; TPE and GP read them as `trial.constraints`.
@@ -57,7 +61,8 @@ PRIVATE_ATTRIBUTES = {
         "_n_startup_trials", "_gamma", "_build_parzen_estimator", "_n_ei_candidates", "_rng",
         "_compute_acquisition_func",
     ),
-    "optuna.samplers.GPSampler": ("_n_startup_trials",),
+    "optuna.samplers.GPSampler": ("_n_startup_trials", "_rng", "_log_prior", "_minimum_noise",
+                                  "_deterministic"),
     "optuna.Study": ("_is_multi_objective", "_get_trials", "_storage", "_study_id"),
     "optuna.storages.RDBStorage": ("_get_trials",),
     "optuna.trial.FrozenTrial": ("_trial_id",),
@@ -128,6 +133,35 @@ def tpe_below_count(sampler: optuna.samplers.TPESampler, n_finished: int) -> int
 
 def gp_startup_trials(sampler: optuna.samplers.GPSampler) -> int:
     return sampler._n_startup_trials
+
+
+def gp_search_space(distributions: dict[str, BaseDistribution]) -> Any:
+    """GPSampler's normalised view of a space: parameters in [0, 1] (categories as indices)."""
+    from optuna._gp.search_space import SearchSpace
+
+    return SearchSpace(distributions)
+
+
+def gp_fit(sampler: optuna.samplers.GPSampler, X: np.ndarray, Y: np.ndarray,
+           is_categorical: np.ndarray, cache: Any = None) -> Any:
+    """GPSampler's kernel fit (its prior and noise floor) on normalised `X` and standardised
+    `Y` (larger is better); `cache`, an earlier fit of the same space, warm-starts it."""
+    from optuna._gp.gp import fit_kernel_params
+
+    return fit_kernel_params(X=X, Y=Y, is_categorical=is_categorical,
+                             log_prior=sampler._log_prior, minimum_noise=sampler._minimum_noise,
+                             deterministic_objective=sampler._deterministic, gpr_cache=cache)
+
+
+def gp_logei(mean: Any, var: Any, threshold: float) -> Any:
+    """log expected improvement over `threshold` of N(mean, var), as GPSampler's LogEI."""
+    from optuna._gp.acqf import logei
+
+    return logei(mean=mean, var=var + 1e-12, f0=threshold)
+
+
+def gp_rng(sampler: optuna.samplers.GPSampler) -> np.random.RandomState:
+    return sampler._rng.rng
 
 
 def tpe_rng(sampler: optuna.samplers.TPESampler) -> np.random.RandomState:

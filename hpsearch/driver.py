@@ -451,7 +451,8 @@ class Driver:
         return f"first trials running for {format_duration(time.time() - oldest)}"
 
     def _show_status(self) -> None:
-        self.display.status(f"{self.campaign.name}: {self._summary()}")
+        if self.display.due():  # composing the line costs more than an idle turn of the loop
+            self.display.status(f"{self.campaign.name}: {self._summary()}")
 
 
 def next_steps(directory: Path) -> str:

@@ -31,6 +31,10 @@ class ProgressLine:
         self._last = 0.0
         self._width = 0
 
+    def due(self) -> bool:
+        """Whether `status` would draw now: the caller can skip composing the line."""
+        return self.live and time.monotonic() - self._last >= self.min_interval_s
+
     def status(self, text: str, force: bool = False) -> None:
         """The state of the campaign: redrawn in place on a terminal, silent otherwise."""
         if not self.live:

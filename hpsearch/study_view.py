@@ -31,7 +31,7 @@ from optuna.distributions import BaseDistribution
 from optuna.storages import BaseStorage, InMemoryStorage
 from optuna.trial import FrozenTrial, TrialState
 
-from hpsearch._gp_active_set import gp_proposal
+from hpsearch._gp_active_set import GPBatch, gp_proposal
 from hpsearch._optuna_internals import constraint_attr
 from hpsearch._tpe_batch import TPEBatch
 from hpsearch.best import best_of
@@ -92,6 +92,7 @@ class StudyView:
         self._memory = memory
         self._memory_id = memory_id
         self._tpe = TPEBatch()
+        self._gp = GPBatch()
         # CPU seconds spent asking (sampler) and writing (storage), for the scale benchmark.
         self.cpu: dict[str, float] = {"sampler": 0.0, "storage": 0.0}
 
@@ -138,8 +139,9 @@ class StudyView:
         active ones define-by-run; each trial then has its own distributions.
 
         WAITING trials go first. For the rest, TPE draws several proposals from one fit of
-        its estimators (`_tpe_batch`); other samplers, or TPE when that does not apply, are
-        asked one trial at a time, in memory.
+        its estimators (`_tpe_batch`), GP several from one kernel fit when many trials run
+        (`_gp_active_set`); other samplers, or these when that does not apply, are asked one
+        trial at a time, in memory.
         """
         clock = time.process_time()
         asked: list[Asked] = []
@@ -153,7 +155,9 @@ class StudyView:
             if not waiting and not proposals:
                 finished = self._counts["complete"] + self._counts["pruned"]
                 proposals = self._tpe.proposals(self.memory, distributions, k - len(asked),
-                                                finished)
+                                                finished) or \
+                    self._gp.proposals(self.memory, distributions, k - len(asked),
+                                       self._counts["complete"], self._counts["running"])
                 gp = None if proposals else gp_proposal(self.memory, distributions)
                 proposals = [gp] if gp is not None else proposals
             if proposals:

@@ -337,3 +337,43 @@ def test_gp_batch_is_distinct_and_in_bounds(tmp_path):
     assert len({(a.params["x"], a.params["y"]) for a in batch}) == 4
     for asked in batch:
         assert -5.0 <= asked.params["x"] <= 10.0 and 1e-3 <= asked.params["y"] <= 10.0
+
+
+@pytest.mark.slow  # GP kernel fits on 128 trials
+def test_gp_with_many_running_trials_proposes_a_batch_per_fit(tmp_path, monkeypatch):
+    from hpsearch import _gp_active_set as gp
+    from hpsearch import _optuna_internals as internals
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'c.db'}")
+    dists = SPACE.distributions()
+    filler = ViewAsker(study, make_sampler("random", 0, 0))
+    done = filler.ask(200, dists)
+    for trial in done:
+        filler.tell(trial.number, objective(trial.params))
+    filler.ask(gp.BATCH_RUNNING + 36, dists)  # left running
+    asker = ViewAsker(study, make_sampler("gp", 0, 10))
+    fits = []
+    fit = internals.gp_fit
+    monkeypatch.setattr(internals, "gp_fit", lambda *args: fits.append(1) or fit(*args))
+
+    def plain(*args):
+        raise AssertionError("the one-proposal path ran")
+
+    asker.sampler.sample_relative = plain
+    trials = asker.ask(48, dists)
+    assert len(fits) == 1  # one kernel fit for the whole batch
+    params = [t.params for t in trials]
+    assert len({tuple(sorted(p.items())) for p in params}) == 48
+    for p in params:
+        assert p.keys() == dists.keys() and isinstance(p["n"], int)
+        for name, dist in dists.items():
+            assert dist._contains(dist.to_internal_repr(p[name]))
+    mean = sum(map(objective, params)) / len(params)
+    assert mean < sum(objective(t.params) for t in done) / len(done) / 4  # the model helps
+    # 148 running: one new result per REFIT_PER_RUNNING of them makes a refit (here 2).
+    asker.tell(trials[0].number, objective(trials[0].params))
+    asker.ask(2, dists)
+    assert len(fits) == 1
+    asker.tell(trials[1].number, objective(trials[1].params))
+    asker.ask(2, dists)
+    assert len(fits) == 2
