@@ -47,6 +47,25 @@ def slow(params):
 '''
 
 
+BRANIN_SPACE = """x = { type = "float", low = -5.0, high = 10.0 }
+y = { type = "float", low = 0.0, high = 15.0 }"""
+
+
+def branin_campaign(name: str = "f", *, seed: int = 3, trials: int = 3, top: str = "",
+                    entrypoint: str = "objectives:branin", space: str = BRANIN_SPACE) -> str:
+    """The tests' usual campaign file: `top` holds the lines before `[objective]`."""
+    return f"""
+name = "{name}"
+seed = {seed}
+{top}[objective]
+entrypoint = "{entrypoint}"
+[search_space]
+{space}
+[budget]
+trials = {trials}
+"""
+
+
 def campaign_text(body: str) -> str:
     tomllib.loads(body)  # a typo in a test's campaign would otherwise read as a finding
     return body

@@ -5,21 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from spine_helpers import branin_campaign
 
 from hpsearch.campaign import Campaign, load_campaign
 from hpsearch.cli import main
 
-GOOD = """
-name = "good"
-seed = 3
-[objective]
-entrypoint = "objectives:branin"
-[search_space]
-x = { type = "float", low = -5.0, high = 10.0 }
-y = { type = "float", low = 0.0, high = 15.0 }
-[budget]
-trials = 4
-"""
+GOOD = branin_campaign("good", trials=4)
 
 
 def _replace(old: str, new: str) -> str:

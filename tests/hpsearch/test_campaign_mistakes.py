@@ -7,23 +7,12 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from spine_helpers import OBJECTIVES
+from spine_helpers import OBJECTIVES, branin_campaign
 
 from hpsearch.campaign import MAX_FILE_BYTES
 from hpsearch.cli import main
 
-GOOD = """
-name = "good"
-seed = 3
-n_init = 3
-[objective]
-entrypoint = "objectives:branin"
-[search_space]
-x = { type = "float", low = -5.0, high = 10.0 }
-y = { type = "float", low = 0.0, high = 15.0 }
-[budget]
-trials = 4
-"""
+GOOD = branin_campaign("good", trials=4, top="n_init = 3\n")
 
 
 def _sub(old: str, new: str) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 from optuna.trial import TrialState
-from spine_helpers import cli, load, start_cli, wait_for, write_campaign
+from spine_helpers import BRANIN_SPACE, cli, load, start_cli, wait_for, write_campaign
 
 from hpsearch import leftovers
 
@@ -35,10 +35,6 @@ entrypoint = "{objective}"
 [budget]
 trials = {trials}
 """
-
-
-BRANIN_SPACE = """x = { type = "float", low = -5.0, high = 10.0 }
-y = { type = "float", low = 0.0, high = 15.0 }"""
 
 
 def _helpers(directory: Path) -> list[tuple[int, float]]:

@@ -17,38 +17,33 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
 import psutil
 import pytest
 from optuna.trial import TrialState
-from spine_helpers import _env, load, start_cli, wait_for, write_campaign
+from spine_helpers import (
+    BRANIN_SPACE,
+    _env,
+    branin_campaign,
+    load,
+    start_cli,
+    wait_for,
+    write_campaign,
+)
 
 from hpsearch import leftovers
 from hpsearch.cli import main
 from hpsearch.driver_faults import EXIT_FAULT
 from hpsearch.executor_watch import TIMEOUT_VAR
 
-BRANIN = """x = { type = "float", low = -5.0, high = 10.0 }
-y = { type = "float", low = 0.0, high = 15.0 }"""
-
 
 def campaign(entrypoint: str = "objectives:branin", trials: int = 3, n_init: int = 2,
-             extra: str = "", space: str = BRANIN) -> str:
-    return f"""
-name = "f"
-seed = 3
-n_init = {n_init}
-concurrency = 2
-{extra}
-[objective]
-entrypoint = "{entrypoint}"
-[search_space]
-{space}
-[budget]
-trials = {trials}
-"""
+             extra: str = "", space: str = BRANIN_SPACE) -> str:
+    return branin_campaign(trials=trials, top=f"n_init = {n_init}\nconcurrency = 2\n{extra}\n",
+                           entrypoint=entrypoint, space=space)
 
 
 def run_cli(*args: str, umask: int | None = None, timeout: float = 180,
@@ -145,7 +140,7 @@ def _resume_to_the_budget(directory: Path, trials: int) -> None:
 
 @pytest.mark.slow
 def test_a_closed_output_pipe_interrupts_in_flight_trials(tmp_path: Path) -> None:
-    space = BRANIN + '\nsleep = { type = "float", low = 0.5, high = 1.5 }'
+    space = BRANIN_SPACE + '\nsleep = { type = "float", low = 0.5, high = 1.5 }'
     path = write_campaign(tmp_path, campaign(trials=5, n_init=2, space=space))
     directory = tmp_path / "c"
     driver = subprocess.Popen([sys.executable, "-m", "hpsearch.cli", "launch", str(path),
@@ -314,8 +309,9 @@ def _trial_processes(directory: Path) -> list[psutil.Process]:
     return found
 
 
-@pytest.mark.slow
-def test_a_lost_worker_is_retried_and_the_retry_is_recorded(tmp_path: Path) -> None:
+def _end_one_of_two_held_trials(tmp_path: Path, end: Callable[[psutil.Process], None]
+                                ) -> tuple[Path, int]:
+    """Launch, hold two trials, `end` one trial's process, release: (directory, its number)."""
     path = write_campaign(tmp_path, campaign(trials=3, n_init=2))
     (tmp_path / "HOLD").touch()
     directory = tmp_path / "c"
@@ -325,14 +321,22 @@ def test_a_lost_worker_is_retried_and_the_retry_is_recorded(tmp_path: Path) -> N
         trial = _trial_processes(directory)[0]
         number = int(next(c for c in trial.cmdline() if "/trials/" in c).split("/trials/")[1]
                      .split("/")[0])
-        trial.parent().kill()  # the Parsl worker running it: the node's process is lost
-        trial.wait(timeout=30)  # it dies with its worker
+        end(trial)
+        trial.wait(timeout=30)
         (tmp_path / "HOLD").unlink()  # the retry and the other trial run on
         out, _ = driver.communicate(timeout=120)
     finally:
         if driver.poll() is None:
             os.killpg(driver.pid, signal.SIGKILL)
     assert driver.returncode == 0, out
+    return directory, number
+
+
+@pytest.mark.slow
+def test_a_lost_worker_is_retried_and_the_retry_is_recorded(tmp_path: Path) -> None:
+    # The Parsl worker running the trial is killed: the node's process is lost, the trial
+    # dies with it.
+    directory, number = _end_one_of_two_held_trials(tmp_path, lambda t: t.parent().kill())
     retried = load(directory).trials[number]
     assert retried.state == TrialState.COMPLETE
     [retry] = retried.user_attrs["retries"]
@@ -438,23 +442,8 @@ def test_a_full_disk_leaves_no_temporary_driver_record(small_filesystem: Path) -
 def test_a_trial_ended_by_sigterm_is_retried_not_failed(tmp_path: Path) -> None:
     # A batch system cancelling or pre-empting a job sends SIGTERM to every process in it;
     # the worker may report its dead trial before it gets its own. That trial is retried.
-    path = write_campaign(tmp_path, campaign(trials=3, n_init=2))
-    (tmp_path / "HOLD").touch()
-    directory = tmp_path / "c"
-    driver = start_cli("launch", str(path), "--dir", str(directory))
-    try:
-        wait_for(lambda: len(_trial_processes(directory)) == 2, 120, "two trials running")
-        trial = _trial_processes(directory)[0]
-        number = int(next(c for c in trial.cmdline() if "/trials/" in c).split("/trials/")[1]
-                     .split("/")[0])
-        trial.terminate()  # the trial only: its worker lives on and reports it
-        trial.wait(timeout=30)
-        (tmp_path / "HOLD").unlink()
-        out, _ = driver.communicate(timeout=120)
-    finally:
-        if driver.poll() is None:
-            os.killpg(driver.pid, signal.SIGKILL)
-    assert driver.returncode == 0, out
+    # Here the trial only is ended: its worker lives on and reports it.
+    directory, number = _end_one_of_two_held_trials(tmp_path, lambda t: t.terminate())
     retried = load(directory).trials[number]
     assert retried.state == TrialState.COMPLETE, retried.user_attrs
     [retry] = retried.user_attrs["retries"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import optuna
 import pytest
 from optuna.trial import TrialState
-from spine_helpers import cli, load, write_campaign
+from spine_helpers import branin_campaign, cli, load, write_campaign
 
 from hpsearch.campaign import Campaign, load_campaign
 from hpsearch.campaign_create import create_campaign
@@ -19,19 +19,7 @@ from hpsearch.cli import main
 from hpsearch.locate import DB_FILENAME, sqlite_url
 from hpsearch.storage import create_sqlite_file, open_storage
 
-CAMPAIGN = """
-name = "h"
-seed = 5
-n_init = 2
-concurrency = 2
-[objective]
-entrypoint = "objectives:branin"
-[search_space]
-x = { type = "float", low = -5.0, high = 10.0 }
-y = { type = "float", low = 0.0, high = 15.0 }
-[budget]
-trials = 3
-"""
+CAMPAIGN = branin_campaign("h", seed=5, trials=3, top="n_init = 2\nconcurrency = 2\n")
 
 
 def _folder(directory: Path) -> None:
