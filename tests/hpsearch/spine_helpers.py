@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import subprocess
 import sys
@@ -112,3 +114,15 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def completed_results(directory: Path, trials: int) -> list[tuple[optuna.trial.FrozenTrial,
+                                                                     dict]]:
+    """Each trial of a finished campaign with its result file; all `trials` COMPLETE and
+    finite."""
+    found = load(directory).get_trials()
+    assert len(found) == trials
+    assert all(t.state == optuna.trial.TrialState.COMPLETE and math.isfinite(t.value)
+               for t in found), [(t.state, t.value) for t in found]
+    return [(t, json.loads((directory / "trials" / str(t.number) / "result.json").read_text()))
+            for t in found]

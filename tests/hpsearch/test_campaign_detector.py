@@ -3,14 +3,11 @@ launch, reaching the generator; the real CLI, driver, Parsl and SQLite for a who
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 
 import h5py
 import pytest
-from optuna.trial import TrialState
-from spine_helpers import cli, load, write_campaign
+from spine_helpers import cli, completed_results, write_campaign
 
 from hpsearch.errors import UserError
 from hpsearch.objective import Objective
@@ -111,12 +108,7 @@ trials = 2
     assert done.returncode == 0, done.stderr
     with h5py.File(tmp_path / "c" / "data" / "train.h5", "r") as f:
         assert f.attrs["detector"] == "sbnd-wire" and list(f.attrs["spatial_shape"]) == [160, 256]
-    trials = load(tmp_path / "c").get_trials()
-    assert len(trials) == 2
-    assert all(t.state == TrialState.COMPLETE and math.isfinite(t.value) for t in trials)
-    for trial in trials:
-        result = json.loads((tmp_path / "c" / "trials" / str(trial.number) / "result.json")
-                            .read_text())
+    for trial, result in completed_results(tmp_path / "c", 2):
         assert result["labels"] == "origin" and result["metric"] == "tag_error"
         assert result["objective"] == pytest.approx(trial.value)
         assert {"iou_cosmic", "iou_neutrino", "neutrino_efficiency"} <= set(result["metrics"])

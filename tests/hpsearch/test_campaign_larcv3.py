@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 
 import numpy as np
 import pytest
-from optuna.trial import TrialState
-from spine_helpers import cli, load, write_campaign
+from spine_helpers import cli, completed_results, write_campaign
 
 from models.data import ImageMeta, generate_events, write_larcv3
 
@@ -39,12 +36,7 @@ trials = 2
 """)
     done = cli("launch", str(path), "--dir", str(tmp_path / "c"), timeout=600)
     assert done.returncode == 0, done.stderr
-    trials = load(tmp_path / "c").get_trials()
-    assert len(trials) == 2
-    assert all(t.state == TrialState.COMPLETE and math.isfinite(t.value) for t in trials)
-    for trial in trials:
-        result = json.loads((tmp_path / "c" / "trials" / str(trial.number) / "result.json")
-                            .read_text())
+    for _trial, result in completed_results(tmp_path / "c", 2):
         assert result["labels"] == "origin" and result["metric"] == "tag_error"
         assert {"iou_cosmic", "iou_neutrino"} <= set(result["metrics"])
 
