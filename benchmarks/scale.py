@@ -113,25 +113,45 @@ def resume_first_launch(directory: Path, extra: int) -> float:
     return run.cluster.stats.first_launch_cpu_s
 
 
-def _child_cost(argv: list[str]) -> tuple[float, float]:
-    """CPU seconds and peak MB of one command in a child process."""
+# Runs one CLI command, then reports its own peak resident memory: VmHWM starts afresh
+# with the new program, while the ru_maxrss a parent reads also counts the forked copy of
+# the parent before exec.
+_CLI_THEN_PEAK = """
+import sys
+from pathlib import Path
+from hpsearch.cli import main
+try:
+    code = main(sys.argv[1:])
+finally:
+    peak = next(line for line in Path("/proc/self/status").read_text().splitlines()
+                if line.startswith("VmHWM:"))
+    sys.stderr.write("\\n" + peak + "\\n")
+sys.exit(code)
+"""
+
+
+def _cli_cost(args: list[str]) -> tuple[float, float]:
+    """CPU seconds and own peak MB of one `hpsearch` command in a child process."""
+    argv = [sys.executable, "-c", _CLI_THEN_PEAK, *args]
     with tempfile.TemporaryFile() as err:
         process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err)
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-        if process.returncode != 0:
-            err.seek(0)
-            raise RuntimeError(f"{' '.join(argv)} failed: {err.read().decode()[-500:]}")
-    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+        err.seek(0)
+        text = err.read().decode(errors="replace")
+    if process.returncode != 0:
+        raise RuntimeError(f"hpsearch {' '.join(args)} failed: {text[-500:]}")
+    peak_kb = float(text.strip().splitlines()[-1].split()[1])
+    return usage.ru_utime + usage.ru_stime, peak_kb / 1024
 
 
 def startup_costs(directory: Path, trials: int) -> str:
-    cli = [sys.executable, "-m", "hpsearch.cli"]
     lines = [f"\nRead-only commands and resume on the {trials:,}-trial campaign "
-             "(CPU seconds of the whole process, imports included; peak resident memory):"]
-    for name, argv in (("status", [*cli, "status", str(directory)]),
-                       ("best --top 10", [*cli, "best", str(directory), "--top", "10"])):
-        cpu, peak = _child_cost(argv)
+             "(CPU seconds of the whole process, imports included; its own peak resident "
+             "memory):"]
+    for name, args in (("status", ["status", str(directory)]),
+                       ("best --top 10", ["best", str(directory), "--top", "10"])):
+        cpu, peak = _cli_cost(args)
         lines.append(f"  hpsearch {name}: {cpu:.1f} s CPU, {peak:.0f} MB")
     out = subprocess.run([sys.executable, __file__, "--resume-first", str(directory)],
                          check=True, capture_output=True, text=True)
