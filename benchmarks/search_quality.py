@@ -102,7 +102,8 @@ def run_campaign(problem: Problem, budget: int, seed: int, in_flight: int,
     study = optuna.create_study(study_name="campaign")
     for i, point in enumerate(latin_hypercube(space, n_init, seed)):
         study.enqueue_trial(point, user_attrs={"source": "lhs", "lhs_index": i})
-    view = StudyView(study._storage, "campaign", make_sampler(kind, seed, n_init))
+    view = StudyView(study._storage, "campaign", make_sampler(kind, seed, n_init),
+                     budget_trials=budget)
     dists = space.distributions()
 
     def tell(trial: Asked) -> None:

@@ -62,7 +62,7 @@ PRIVATE_ATTRIBUTES = {
         "_compute_acquisition_func",
     ),
     "optuna.samplers.GPSampler": ("_n_startup_trials", "_rng", "_log_prior", "_minimum_noise",
-                                  "_deterministic"),
+                                  "_deterministic", "_sample_relative_impl"),
     "optuna.Study": ("_is_multi_objective", "_get_trials", "_storage", "_study_id"),
     "optuna.storages.RDBStorage": ("_get_trials",),
     "optuna.trial.FrozenTrial": ("_trial_id",),

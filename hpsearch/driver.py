@@ -476,7 +476,8 @@ def drive(campaign: Campaign, site: Site, directory: Path, storage: optuna.stora
     try:
         sampler = make_sampler(campaign.sampler, campaign.seed, campaign.n_init,
                                group=campaign.space.conditional)
-        view = StudyView(storage, campaign.name, sampler, make_pruner(campaign.pruner))
+        view = StudyView(storage, campaign.name, sampler, make_pruner(campaign.pruner),
+                         budget_trials=campaign.budget.trials)
         driver = Driver(campaign, site, directory, view, concurrency, display, backend)
         if driver.remaining() == 0:  # a finished campaign: nothing to prepare or run
             display.event(f"campaign {campaign.name}: "

@@ -84,7 +84,7 @@ def drive_simulated(directory: Path, cluster: SimulatedCluster,
     try:
         view = StudyView(storage, campaign.name,
                          make_sampler(campaign.sampler, campaign.seed, campaign.n_init),
-                         make_pruner(campaign.pruner))
+                         make_pruner(campaign.pruner), budget_trials=campaign.budget.trials)
         with open(os.devnull, "w") as quiet:
             driver = Driver(campaign, site, directory, view, cluster.workers,
                             ProgressLine(quiet, live=False), backend=cluster)

@@ -31,7 +31,7 @@ from optuna.distributions import BaseDistribution
 from optuna.storages import BaseStorage, InMemoryStorage
 from optuna.trial import FrozenTrial, TrialState
 
-from hpsearch._gp_active_set import GPBatch, gp_proposal
+from hpsearch._gp_active_set import GPBatch, endgame_trials, gp_proposal
 from hpsearch._optuna_internals import constraint_attr
 from hpsearch._tpe_batch import TPEBatch
 from hpsearch.best import best_of
@@ -67,7 +67,8 @@ def uses_budget(trial: FrozenTrial) -> bool:
 class StudyView:
     def __init__(self, storage: BaseStorage, study_name: str,
                  sampler: optuna.samplers.BaseSampler,
-                 pruner: optuna.pruners.BasePruner | None = None):
+                 pruner: optuna.pruners.BasePruner | None = None,
+                 budget_trials: int | None = None):
         self.storage = storage
         self.study_id = storage.get_study_id_from_name(study_name)
         directions = storage.get_study_directions(self.study_id)
@@ -93,6 +94,8 @@ class StudyView:
         self._memory_id = memory_id
         self._tpe = TPEBatch()
         self._gp = GPBatch()
+        self._endgame_from = None if budget_trials is None else \
+            budget_trials - endgame_trials(budget_trials)  # budget used + running, then local
         # CPU seconds spent asking (sampler) and writing (storage), for the scale benchmark.
         self.cpu: dict[str, float] = {"sampler": 0.0, "storage": 0.0}
 
@@ -157,7 +160,8 @@ class StudyView:
                 proposals = self._tpe.proposals(self.memory, distributions, k - len(asked),
                                                 finished) or \
                     self._gp.proposals(self.memory, distributions, k - len(asked),
-                                       self._counts["complete"], self._counts["running"])
+                                       self._counts["complete"], self._counts["running"],
+                                       local=self._in_endgame())
                 gp = None if proposals else gp_proposal(self.memory, distributions)
                 proposals = [gp] if gp is not None else proposals
             if proposals:
@@ -169,6 +173,10 @@ class StudyView:
             asked.append(self._start(memory_id, user_attrs))
         self.cpu["sampler"] += time.process_time() - clock
         return asked
+
+    def _in_endgame(self) -> bool:
+        started = self._used + self._counts["running"]
+        return self._endgame_from is not None and started >= self._endgame_from
 
     def _insert_memory(self, params: dict[str, Any],
                        distributions: Mapping[str, BaseDistribution]) -> int:

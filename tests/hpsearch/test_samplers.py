@@ -32,8 +32,9 @@ def objective(params):
 class ViewAsker:
     """The driver's ask path: one `StudyView` over the study's storage, asked in batches."""
 
-    def __init__(self, study, sampler):
-        self.view = StudyView(study._storage, study.study_name, sampler)
+    def __init__(self, study, sampler, budget_trials=None):
+        self.view = StudyView(study._storage, study.study_name, sampler,
+                              budget_trials=budget_trials)
         self.sampler = sampler
 
     def ask(self, k, dists):
@@ -377,3 +378,40 @@ def test_gp_with_many_running_trials_proposes_a_batch_per_fit(tmp_path, monkeypa
     asker.tell(trials[1].number, objective(trials[1].params))
     asker.ask(2, dists)
     assert len(fits) == 2
+
+
+@pytest.mark.slow  # GP fits
+@pytest.mark.parametrize("in_flight", [1, 3])
+def test_the_last_tenth_of_the_budget_refines_the_best_trial(tmp_path, in_flight):
+    """With 12 of a 14-trial budget used, the last 2 (endgame_trials) come from the GP's
+    local batch around the best trial; without a trial budget the same study gets the
+    plain GP ask."""
+    from hpsearch._gp_active_set import endgame_trials
+
+    space = SearchSpace.from_mapping({"x": {"type": "float", "low": 0.0, "high": 1.0},
+                                      "y": {"type": "float", "low": 0.0, "high": 1.0},
+                                      "n": {"type": "int", "low": 0, "high": 20}})
+    dists = space.distributions()
+
+    def bowl(p):
+        return (p["x"] - 0.3) ** 2 + (p["y"] - 0.6) ** 2 + ((p["n"] - 12) / 20) ** 2
+
+    assert endgame_trials(14) == 2 and endgame_trials(None) == 0
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'c.db'}", study_name="s")
+    filler = ViewAsker(study, make_sampler("random", 0, 0))
+    for trial in filler.ask(12 - (in_flight - 1), dists):
+        filler.tell(trial.number, bowl(trial.params))
+    filler.ask(in_flight - 1, dists)  # left running: 12 trials started
+    best = min(study.get_trials(states=(TrialState.COMPLETE,)), key=lambda t: t.value)
+
+    unbounded = ViewAsker(study, make_sampler("gp", 0, 5))
+    unbounded.view.ask(1, dists)
+    assert unbounded.view._gp._fit is None  # the plain ask
+    asker = ViewAsker(study, make_sampler("gp", 0, 5), budget_trials=14)
+    asked = asker.view.ask(2, dists)
+    assert asker.view._gp._fit is not None and asker.view._gp._fit.local
+    assert len({tuple(sorted(a.params.items())) for a in asked}) == 2
+    for a in asked:
+        assert abs(a.params["x"] - best.params["x"]) < 0.3
+        assert abs(a.params["y"] - best.params["y"]) < 0.3
+        assert abs(a.params["n"] - best.params["n"]) <= 6
