@@ -7,8 +7,7 @@ Methods, each with the same budget and the same seeds:
 - default: what a campaign does when the file leaves `sampler` and `n_init` out: the
   campaign file is parsed for the problem's space and budget (`sampler = "auto"` resolved
   by `choose_sampler`), the Latin-hypercube design enqueued, then trials handed out by the
-  driver's `StudyView.ask` (which knows the trial budget, so its GP refines the best trial
-  over the last tenth of it) and told as they finish. At 8 in flight (`default@8`) the driver
+  driver's `StudyView.ask` and told as they finish. At 8 in flight (`default@8`) the driver
   keeps 8 trials running: each trial's duration is drawn at random (exponential, seeded), the
   first to end is told, and the freed slot asked again (asynchronous completion).
 - lhs+tpe, lhs+gp: the same path with the sampler forced (`sampler = "tpe"` / `"gp"`).

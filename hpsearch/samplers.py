@@ -3,12 +3,9 @@
 The LHS points are enqueued as WAITING trials; asking pops them with fixed parameters, which
 never reach the sampler. They are ordinary trials once finished, so they count toward the
 sampler's `n_startup_trials` (TPE counts COMPLETE and PRUNED trials, GP counts COMPLETE ones).
-Passing the LHS size as `n_startup_trials` therefore means, for TPE: the model proposes
-every point once the design has completed; a point asked while the design is still running
-comes from the sampler's random fallback. The GP starts from half the design
-(`gp_start_after`): it conditions on the running design points (q-EI), so with many
-trials in flight the points asked while the rest of the design runs come from the model.
-With one trial in flight the two are the same: the design is popped before any ask.
+Passing the LHS size as `n_startup_trials` therefore means: the model proposes every point
+once the design has completed; a point asked while the design is still running comes from
+the sampler's random fallback.
 
 `sampler = "auto"` (the campaign default) picks one of them from the space and the budget
 (`choose_sampler`); `benchmarks/search_quality.py` is what the rule was decided on.
@@ -16,7 +13,6 @@ With one trial in flight the two are the same: the design is popped before any a
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import optuna
@@ -26,7 +22,7 @@ from hpsearch.output_warp import WarpedGPSampler
 from hpsearch.space import SearchSpace
 
 __all__ = ["CAMPAIGN_SAMPLERS", "GP_MAX_TRIALS", "SAMPLER_KINDS", "choose_sampler",
-           "gp_start_after", "make_sampler"]
+           "make_sampler"]
 
 SAMPLER_KINDS = ("tpe", "gp", "random")  # what `make_sampler` builds
 CAMPAIGN_SAMPLERS = ("auto", *SAMPLER_KINDS)  # what a campaign file's `sampler` may name
@@ -49,14 +45,6 @@ def choose_sampler(space: SearchSpace, trials: int | None, n_objectives: int = 1
     if trials is None or trials > GP_MAX_TRIALS or space.conditional or n_objectives > 1:
         return "tpe"
     return "gp"
-
-
-def gp_start_after(n_init: int) -> int:
-    """Complete trials before the GP proposes: half the design, rounded up. At 8 trials in
-    flight this lowered the benchmark's median regret on Hartmann-3 (0.0076 to 0.0017) and
-    Shekel-10 (8.9 to 8.4) over 8 seeds, where waiting for the whole design drew up to 7
-    points at random."""
-    return math.ceil(n_init / 2)
 
 
 def make_sampler(kind: str, seed: int | None, n_startup_trials: int, group: bool = False,
@@ -93,7 +81,7 @@ def _make(kind: str, seed: int | None, n_startup_trials: int,
         # benchmark that alone lowered the median regret on 8 of 8 problems.
         return WarpedGPSampler(
             seed=seed,
-            n_startup_trials=gp_start_after(n_startup_trials),
+            n_startup_trials=n_startup_trials,
             independent_sampler=optuna.samplers.RandomSampler(seed=seed),
             warn_independent_sampling=False,
         )

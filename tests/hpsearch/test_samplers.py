@@ -11,13 +11,7 @@ from hpsearch._tpe_batch import LIAR_FRACTION_PER_FIT
 from hpsearch.campaign import Campaign, parse_campaign
 from hpsearch.errors import UserError
 from hpsearch.lhs import latin_hypercube
-from hpsearch.samplers import (
-    GP_MAX_TRIALS,
-    SAMPLER_KINDS,
-    choose_sampler,
-    gp_start_after,
-    make_sampler,
-)
+from hpsearch.samplers import GP_MAX_TRIALS, SAMPLER_KINDS, choose_sampler, make_sampler
 from hpsearch.space import SearchSpace
 from hpsearch.study_view import StudyView
 
@@ -152,26 +146,6 @@ def test_points_asked_while_the_design_runs_come_from_the_fallback(tmp_path):
         asker.tell(trial.number, objective(trial.params))
     asker.ask(2, dists)
     assert model.take()
-
-
-@pytest.mark.slow  # GP fits
-def test_gp_proposes_from_half_the_design_with_the_rest_running(tmp_path):
-    """6 design points, 8 in flight: once 3 have finished the GP proposes (conditioned on
-    the running ones), where waiting for the whole design would draw at random."""
-    assert gp_start_after(6) == 3 and gp_start_after(5) == 3
-    study = _design_study(f"sqlite:///{tmp_path / 'c.db'}", 6, seed=0, attrs=False)
-    asker = ViewAsker(study, make_sampler("gp", seed=0, n_startup_trials=6))
-    model = _ModelUse(asker.sampler)
-    dists = SPACE.distributions()
-    first = asker.ask(8, dists)  # the design and 2 random points: nothing has finished
-    assert not model.take()
-    for trial in first[:2]:
-        asker.tell(trial.number, objective(trial.params))
-    asker.ask(1, dists)
-    assert not model.take()  # 2 of 6 finished
-    asker.tell(first[2].number, objective(first[2].params))
-    asker.ask(1, dists)
-    assert model.take()  # 3 of 6 finished, 3 still running
 
 
 def _run(asker, dists, batches):
