@@ -17,7 +17,6 @@ import numpy as np
 import optuna
 from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial
-from scipy import stats
 
 __all__ = ["WarpedGPSampler", "warp_values", "warped_trials"]
 
@@ -27,6 +26,8 @@ def warp_values(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values, dtype=float)
     if len(values) < 3 or not np.all(np.isfinite(values)) or values.std() <= 0.0:
         return values
+    from scipy import stats  # here: `status` and `best` read campaigns and never load scipy
+
     spread = values.std()
     standard = (values - values.mean()) / spread
     warped, _ = stats.yeojohnson(standard)
