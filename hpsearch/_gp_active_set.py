@@ -123,7 +123,7 @@ class _Fit:
     picked: list[int] = field(default_factory=list)
 
     def pick(self) -> np.ndarray:
-        """The candidate of largest log EI; its believed result then shrinks the variance."""
+        """The candidate of best score (`_score`); its believed result then shrinks the variance."""
         import torch
 
         score = _score(self.mean, self.var, self.threshold, self.exploit)

@@ -4,7 +4,7 @@ A GP assumes values spread like a Gaussian; a loss surface rarely does: a few po
 (a diverged run, the far side of a valley) sit orders of magnitude above the rest, the
 standardised values of every good trial crowd near one point, and the GP's mean is coarse
 exactly where the search needs it to be fine. A Yeo-Johnson power transform, its exponent
-fitted to make the values as Gaussian as it can, spreads them again (as HEBO does). It is
+fitted to make the values as Gaussian as it can, spreads them again. It is
 monotone: the best trial stays the best, only distances between values change.
 """
 
