@@ -24,11 +24,13 @@ __all__ = ["WarpedGPSampler", "warp_values", "warped_trials"]
 def warp_values(values: np.ndarray) -> np.ndarray:
     """Yeo-Johnson of the standardised values (unchanged when fewer than 3 or all equal)."""
     values = np.asarray(values, dtype=float)
-    if len(values) < 3 or not np.all(np.isfinite(values)) or values.std() <= 0.0:
+    if len(values) < 3 or not np.all(np.isfinite(values)):
+        return values
+    spread = values.std()
+    if spread <= 0.0:
         return values
     from scipy import stats  # here: `status` and `best` read campaigns and never load scipy
 
-    spread = values.std()
     standard = (values - values.mean()) / spread
     warped, _ = stats.yeojohnson(standard)
     return warped if np.all(np.isfinite(warped)) else values

@@ -88,4 +88,3 @@ def _make(kind: str, seed: int | None, n_startup_trials: int,
     if kind == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     raise UserError(f"sampler: unknown sampler {kind!r}; choose one of {', '.join(SAMPLER_KINDS)}")
-
